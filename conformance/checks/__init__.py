@@ -1,0 +1,1 @@
+"""The checks, one module per area (see :data:`conformance.registry.AREAS`)."""

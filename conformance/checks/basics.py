@@ -1,0 +1,81 @@
+"""Routes every deployment of the full API answers: root, version, tags, ps, show."""
+
+from __future__ import annotations
+
+from conformance import expect
+from conformance.registry import check
+from conformance.target import Target
+from ollama_harness.names import is_valid_model_name
+
+
+@check("basics", "getRoot")
+def root_says_running(t: Target) -> None:
+    """GET / answers 200 text/plain 'Ollama is running'."""
+    ex = t.client.get("/")
+    expect.status(ex, 200)
+    expect.media_type(ex, "text/plain")
+    if ex.text != "Ollama is running":
+        raise expect.fail(f"body {ex.text[:80]!r}, expected 'Ollama is running'", ex)
+
+
+@check("basics", "headRoot")
+def head_root(t: Target) -> None:
+    """HEAD / answers 200 with no body."""
+    ex = t.client.request("HEAD", "/")
+    expect.status(ex, 200)
+    if ex.body:
+        raise expect.fail("HEAD answered with a body", ex)
+
+
+@check("basics", "getVersion")
+def version_schema(t: Target) -> None:
+    """GET /api/version matches the spec and names a version."""
+    body = expect.json_body(t.client.get("/api/version"), "getVersion")
+    if not str(body.get("version", "")).strip():
+        raise expect.fail("empty version", excerpt=str(body))
+
+
+@check("basics", "listModels")
+def tags_schema(t: Target) -> None:
+    """GET /api/tags matches the spec; every listed name follows the name grammar."""
+    ex = t.client.get("/api/tags")
+    body = expect.json_body(ex, "listModels")
+    for entry in body.get("models", []):
+        for key in ("name", "model"):
+            if key in entry and not is_valid_model_name(entry[key]):
+                raise expect.fail(f"listed {key} {entry[key]!r} is not a valid model name", ex)
+
+
+@check("basics", "headTags")
+def head_tags(t: Target) -> None:
+    """HEAD /api/tags answers 200 with no body."""
+    ex = t.client.request("HEAD", "/api/tags")
+    expect.status(ex, 200)
+    if ex.body:
+        raise expect.fail("HEAD answered with a body", ex)
+
+
+@check("basics", "listRunning")
+def ps_schema(t: Target) -> None:
+    """GET /api/ps matches the spec."""
+    expect.json_body(t.client.get("/api/ps"), "listRunning")
+
+
+@check("basics", "show")
+def show_schema(t: Target) -> None:
+    """POST /api/show of every discovered model matches the spec and lists capabilities."""
+    if not t.models:
+        t.model_with("completion")  # skips with the reason
+    for model in t.models:
+        ex = t.client.post("/api/show", {"model": model.name})
+        body = expect.json_body(ex, "show")
+        if not isinstance(body.get("capabilities"), list):
+            raise expect.fail("show gives no capabilities list", ex)
+
+
+@check("basics", "show")
+def show_is_case_insensitive(t: Target) -> None:
+    """Model names are case-insensitive for lookup: show of the upper-cased name works."""
+    model = t.model_with("completion")
+    ex = t.client.post("/api/show", {"model": model.upper()})
+    expect.json_body(ex, "show")

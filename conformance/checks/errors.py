@@ -1,0 +1,341 @@
+"""Refusals: exact statuses and ``{"error"}`` bodies, as real Ollama gives them.
+
+Expected messages come from the behaviour reference and, for decoder and type
+errors, from :mod:`ollama_harness.errors`, which models Go's ``encoding/json``
+wording once for the whole project.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from conformance import expect
+from conformance.checks._inference import CHAT, GENERATE, Api
+from conformance.outcome import CheckSkipped
+from conformance.registry import check
+from conformance.target import Target
+from ollama_harness.errors import ApiError, decode_body, request_error
+from ollama_harness.spec import load_spec
+
+#: Names the grammar refuses; the first ones would escape the model store as paths.
+INVALID_NAMES = ("../../etc/passwd", "..%2F..%2Fsecret", "a/b/c/d", ":latest", "x" * 81 + ":t")
+
+
+def _unknown() -> str:
+    return f"conformance-missing-{secrets.token_hex(4)}"
+
+
+def _expected(op_id: str, body: Any) -> ApiError:
+    """What Ollama answers for a body that breaks the spec (per the shared model)."""
+    error = request_error(op_id, body, load_spec().validate_request(op_id, body))
+    if error is None:
+        raise AssertionError(f"the check's own {op_id} body is valid: {body}")
+    return error
+
+
+# -- missing and unknown models ---------------------------------------------------------
+@check("errors", "generate", level="core")
+def generate_unknown_model(t: Target) -> None:
+    """generate of an unknown model: 404 model 'x' not found."""
+    name = _unknown()
+    ex = t.client.post("/api/generate", {"model": name, "prompt": "hi"})
+    expect.error_body(ex, "generate", 404, f"model '{name}' not found")
+
+
+@check("errors", "generate", level="core")
+def generate_missing_model(t: Target) -> None:
+    """generate without a model: 404 model '' not found."""
+    ex = t.client.post("/api/generate", {"prompt": "hi"})
+    expect.error_body(ex, "generate", 404, "model '' not found")
+
+
+@check("errors", "chat", level="core")
+def chat_unknown_model(t: Target) -> None:
+    """chat of an unknown model: 404 model 'x' not found."""
+    name = _unknown()
+    ex = t.client.post(
+        "/api/chat", {"model": name, "messages": [{"role": "user", "content": "hi"}]}
+    )
+    expect.error_body(ex, "chat", 404, f"model '{name}' not found")
+
+
+@check("errors", "chat", level="core")
+def chat_missing_model(t: Target) -> None:
+    """chat without a model: 400 model is required."""
+    ex = t.client.post("/api/chat", {"messages": []})
+    expect.error_body(ex, "chat", 400, "model is required")
+
+
+@check("errors", "show")
+def show_unknown_and_missing(t: Target) -> None:
+    """show: unknown model 404 model 'x' not found; missing model 400 model is required."""
+    name = _unknown()
+    expect.error_body(
+        t.client.post("/api/show", {"model": name}), "show", 404, f"model '{name}' not found"
+    )
+    expect.error_body(t.client.post("/api/show", {}), "show", 400, "model is required")
+
+
+@check("errors", "delete")
+def delete_unknown_and_missing(t: Target) -> None:
+    """delete: unknown model 404; missing model 400 model is required."""
+    name = _unknown()
+    ex = t.client.request("DELETE", "/api/delete", {"model": name})
+    expect.error_body(ex, "delete", 404, f"model '{name}' not found")
+    ex = t.client.request("DELETE", "/api/delete", {})
+    expect.error_body(ex, "delete", 400, "model is required")
+
+
+@check("errors", "copy")
+def copy_unknown_source(t: Target) -> None:
+    """copy of an unknown source: 404 model "x" not found; nothing created."""
+    name = _unknown()
+    ex = t.client.post("/api/copy", {"source": name, "destination": t.new_model_name("never")})
+    expect.error_body(ex, "copy", 404, f'model "{name}" not found')
+
+
+@check("errors", "embed")
+def embed_unknown_model(t: Target) -> None:
+    """embed / embeddings of an unknown model: 404, model "x" not found, try pulling it first."""
+    name = _unknown()
+    message = f'model "{name}" not found, try pulling it first'
+    ex = t.client.post("/api/embed", {"model": name, "input": "x"})
+    expect.error_body(ex, "embed", 404, message)
+    ex = t.client.post("/api/embeddings", {"model": name, "prompt": "x"})
+    expect.error_body(ex, "embeddings", 404, message)
+
+
+@check("errors", "embed")
+def embed_invalid_input(t: Target) -> None:
+    """embed with a non-string input: 400 invalid input type."""
+    model = t.model_with("embedding")
+    ex = t.client.post("/api/embed", {"model": model, "input": [1, 2]})
+    expect.error_body(ex, "embed", 400, "invalid input type")
+
+
+@check("errors", "pull")
+def pull_unknown_model_streams_error(t: Target) -> None:
+    """pull of a model no registry has: a streamed {"error"} line, no success."""
+    # An unreachable registry host keeps the check offline and quick.
+    name = f"127.0.0.1:9/conformance/{_unknown()}:latest"
+    ex = t.client.post("/api/pull", {"model": name, "insecure": True}, timeout=60)
+    if ex.status != 200:
+        expect.error_body(ex, "pull", ex.status)  # refused before streaming: still {"error"}
+        if ex.status < 400:
+            raise expect.fail("pull of an unknown model did not fail", ex)
+        return
+    lines = expect.ndjson_lines(ex, "pull", final_key="status", allow_error=True)
+    if "error" not in lines[-1]:
+        raise expect.fail("pull of an unknown model did not end with an error line", ex)
+
+
+# -- invalid names -------------------------------------------------------------------------
+def _invalid_names(t: Target, path: str, op_id: str, field: str, message: str) -> None:
+    for name in INVALID_NAMES:
+        body: dict[str, Any] = {field: name}
+        if op_id == "generate":
+            body["prompt"] = "hi"
+        ex = t.client.request("DELETE" if op_id == "delete" else "POST", path, body)
+        expect.error_body(ex, op_id, 400, message.format(name=name))
+
+
+@check("errors", "generate", level="core")
+def generate_invalid_names(t: Target) -> None:
+    """generate with invalid names (path traversal included): 400 invalid model name."""
+    _invalid_names(t, "/api/generate", "generate", "model", "invalid model name")
+
+
+@check("errors", "chat", level="core")
+def chat_invalid_names(t: Target) -> None:
+    """chat with invalid names (path traversal included): 400 invalid model name."""
+    for name in INVALID_NAMES:
+        ex = t.client.post("/api/chat", {"model": name, "messages": []})
+        expect.error_body(ex, "chat", 400, "invalid model name")
+
+
+@check("errors", "show")
+def show_invalid_names(t: Target) -> None:
+    """show with invalid names: 400 invalid model name."""
+    _invalid_names(t, "/api/show", "show", "model", "invalid model name")
+
+
+@check("errors", "delete")
+def delete_invalid_names(t: Target) -> None:
+    """delete with invalid names: 400 name "x" is invalid."""
+    _invalid_names(t, "/api/delete", "delete", "model", 'name "{name}" is invalid')
+
+
+@check("errors", "create")
+def create_invalid_names(t: Target) -> None:
+    """create with invalid names: 400 invalid model name; nothing is written."""
+    base = t.model_with("completion")
+    for name in INVALID_NAMES:
+        ex = t.client.post("/api/create", {"model": name, "from": base, "stream": False})
+        expect.error_body(ex, "create", 400, "invalid model name")
+
+
+@check("errors", "copy")
+def copy_invalid_destination(t: Target) -> None:
+    """copy to an invalid destination: 400 destination "x" is invalid."""
+    base = t.model_with("completion")
+    for name in INVALID_NAMES:
+        ex = t.client.post("/api/copy", {"source": base, "destination": name})
+        expect.error_body(ex, "copy", 400, f'destination "{name}" is invalid')
+
+
+# -- bodies ------------------------------------------------------------------------------------
+def _bad_bodies(t: Target, api: Api) -> None:
+    # Bodies whose Go decoder message is unambiguous (quoting of odd characters differs).
+    for raw in (b"", b'{"model": ', b"xyz", b"[1, 2]", b"null"):
+        expected = None
+        try:
+            decode_body(raw, api.op)
+        except ApiError as exc:
+            expected = exc
+        ex = t.client.request(
+            "POST", api.path, content=raw, headers={"content-type": "application/json"}
+        )
+        if expected is None:  # null decodes to an empty request: model missing
+            expect.error_body(ex, api.op, ex.status)
+            if ex.status >= 500 or ex.status < 400:
+                raise expect.fail(f"body {raw!r} answered {ex.status}", ex)
+            continue
+        expect.error_body(ex, api.op, expected.status, expected.message)
+
+
+@check("errors", "generate", level="core")
+def generate_malformed_bodies(t: Target) -> None:
+    """generate with an empty, truncated, non-JSON or non-object body: 400, decoder message."""
+    _bad_bodies(t, GENERATE)
+
+
+@check("errors", "chat", level="core")
+def chat_malformed_bodies(t: Target) -> None:
+    """chat with an empty, truncated, non-JSON or non-object body: 400, decoder message."""
+    _bad_bodies(t, CHAT)
+
+
+def _wrong_types(t: Target, api: Api) -> None:
+    model = t.model_with("completion")
+    base = api.body(model, "hi")
+    variants: list[dict[str, Any]] = [
+        {**base, "stream": "yes"},
+        {**base, "options": {"num_predict": "many"}},
+        {**base, "options": {"temperature": "hot"}},
+        {**base, "keep_alive": "soon"},
+        {**base, "keep_alive": True},
+        {**base, "think": "maybe"},
+    ]
+    variants.append({**base, "prompt": 5} if api.op == "generate" else {**base, "messages": "hi"})
+    for body in variants:
+        wanted = _expected(api.op, body)
+        ex = t.client.post(api.path, body)
+        expect.error_body(ex, api.op, wanted.status, wanted.message)
+
+
+@check("errors", "generate", level="core")
+def generate_wrong_types(t: Target) -> None:
+    """generate with wrongly typed fields, options, keep_alive, think: 400, Ollama's words."""
+    _wrong_types(t, GENERATE)
+
+
+@check("errors", "chat", level="core")
+def chat_wrong_types(t: Target) -> None:
+    """chat with wrongly typed fields, options, keep_alive, think: 400, Ollama's words."""
+    _wrong_types(t, CHAT)
+
+
+@check("errors", "generate", level="core")
+def generate_raw_with_template(t: Target) -> None:
+    """generate with raw true and a template or system: 400 with an error body."""
+    model = t.model_with("completion")
+    for extra in ({"template": "{{ .Prompt }}"}, {"system": "be brief"}):
+        ex = t.client.post("/api/generate", {"model": model, "prompt": "hi", "raw": True, **extra})
+        expect.error_body(ex, "generate", 400)
+
+
+@check("errors", "generate", level="core")
+def generate_top_logprobs_range(t: Target) -> None:
+    """generate with top_logprobs outside 0-20: 400."""
+    model = t.model_with("completion")
+    for value in (21, -1):
+        body = {"model": model, "prompt": "hi", "logprobs": True, "top_logprobs": value}
+        expect.error_body(t.client.post("/api/generate", body), "generate", 400)
+
+
+# -- capabilities ------------------------------------------------------------------------------
+@check("errors", "chat", level="core")
+def thinking_unsupported(t: Target) -> None:
+    """think true on a model without thinking: 400 "m" does not support thinking."""
+    model = t.model_without("thinking", having="completion")
+    body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "think": True}
+    expect.error_body(
+        t.client.post("/api/chat", body), "chat", 400, f'"{model}" does not support thinking'
+    )
+
+
+@check("errors", "generate", level="core")
+def insert_unsupported(t: Target) -> None:
+    """suffix on a model without insert: 400 "m" does not support insert."""
+    model = t.model_without("insert", having="completion")
+    body = {"model": model, "prompt": "a", "suffix": "b"}
+    expect.error_body(
+        t.client.post("/api/generate", body), "generate", 400, f'"{model}" does not support insert'
+    )
+
+
+@check("errors", "chat", level="core")
+def tools_unsupported(t: Target) -> None:
+    """tools on a model without tools: 400 "m" does not support tools."""
+    model = t.model_without("tools", having="completion")
+    tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+    body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "tools": [tool]}
+    expect.error_body(
+        t.client.post("/api/chat", body), "chat", 400, f'"{model}" does not support tools'
+    )
+
+
+@check("errors", "generate", level="core")
+def generate_on_embedding_model(t: Target) -> None:
+    """generate on an embedding-only model: 400 "m" does not support generate."""
+    model = t.model_without("completion", having="embedding")
+    body = {"model": model, "prompt": "hi"}
+    expect.error_body(
+        t.client.post("/api/generate", body),
+        "generate",
+        400,
+        f'"{model}" does not support generate',
+    )
+
+
+# -- routing -----------------------------------------------------------------------------------
+@check("errors", "generate", level="core")
+def wrong_method(t: Target) -> None:
+    """A known path with the wrong method: 405."""
+    for method, path in (("GET", "/api/generate"), ("GET", "/api/chat"), ("PUT", "/api/generate")):
+        expect.status(t.client.request(method, path), 405)
+
+
+@check("errors", "listModels")
+def wrong_method_management(t: Target) -> None:
+    """Management paths with the wrong method: 405."""
+    for method, path in (("POST", "/api/tags"), ("GET", "/api/delete"), ("GET", "/api/pull")):
+        expect.status(t.client.request(method, path), 405)
+
+
+@check("errors", "generate", level="core")
+def unknown_path(t: Target) -> None:
+    """An unknown path: 404."""
+    for path in ("/api/nothing-here", "/api/generate/extra", "/v2/../api/tags-x"):
+        expect.status(t.client.request("GET", path), 404)
+
+
+@check("errors", "generate", level="core")
+def non_local_host_refused(t: Target) -> None:
+    """A non-local Host header on a loopback listener: 403 (DNS-rebinding guard)."""
+    host = t.client.base_url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
+    if host not in ("127.0.0.1", "localhost", "[::1]"):
+        raise CheckSkipped(f"the server listens on {host}, not loopback")
+    ex = t.client.request("GET", "/api/version", headers={"host": "evil.example.com"})
+    expect.status(ex, 403)

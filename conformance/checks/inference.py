@@ -1,0 +1,421 @@
+"""Semantics of generate and chat: framing, determinism, limits, metrics, formats.
+
+Every request is short (``num_predict`` of a few tokens, temperature 0, a fixed
+seed) so that the core level against a real 135M model on two CPU cores takes a
+couple of minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from conformance import expect
+from conformance.checks._inference import CHAT, GENERATE, Api, complete, content_lines, streamed
+from conformance.outcome import CheckSkipped
+from conformance.registry import check
+from conformance.target import Target
+from ollama_harness.names import parse_model_name
+
+DONE_REASONS = {"stop", "length", "load", "unload"}
+# A 1x1 transparent PNG: the smallest image a vision model accepts.
+PIXEL_PNG = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
+)
+
+
+# -- framing and schema ----------------------------------------------------------
+def _non_stream(t: Target, api: Api) -> None:
+    _, body, ex = complete(t, api)
+    expect.rfc3339(body.get("created_at"), "created_at", ex)
+    if body.get("done_reason") not in ("stop", "length"):
+        raise expect.fail(f"done_reason {body.get('done_reason')!r} for a completion", ex)
+
+
+def _stream(t: Target, api: Api) -> None:
+    _, lines, ex = streamed(t, api)
+    for number, line in enumerate(lines, 1):
+        expect.rfc3339(line.get("created_at"), f"line {number} created_at", ex)
+        if line.get("done") is not True and "done_reason" in line:
+            raise expect.fail(f"line {number} has done_reason before the end", ex)
+    if lines[-1].get("done_reason") not in ("stop", "length"):
+        raise expect.fail(f"final done_reason {lines[-1].get('done_reason')!r}", ex)
+
+
+@check("inference", "generate", level="core")
+def generate_non_stream(t: Target) -> None:
+    """generate with stream false: one JSON object, done, RFC 3339 created_at."""
+    _non_stream(t, GENERATE)
+
+
+@check("inference", "generate", level="core")
+def generate_stream(t: Target) -> None:
+    """generate streams NDJSON: valid compact lines, one final line, last."""
+    _stream(t, GENERATE)
+
+
+@check("inference", "chat", level="core")
+def chat_non_stream(t: Target) -> None:
+    """chat with stream false: one JSON object with an assistant message."""
+    _non_stream(t, CHAT)
+    _, body, ex = complete(t, CHAT)
+    if (body.get("message") or {}).get("role") != "assistant":
+        raise expect.fail("the message role is not 'assistant'", ex)
+
+
+@check("inference", "chat", level="core")
+def chat_stream(t: Target) -> None:
+    """chat streams NDJSON: valid compact lines, one final line, last."""
+    _stream(t, CHAT)
+
+
+# -- determinism -------------------------------------------------------------------
+def _stream_matches(t: Target, api: Api) -> None:
+    text, body, _ = complete(t, api)
+    streamed_text, lines, sex = streamed(t, api)
+    if streamed_text != text:
+        raise expect.fail(
+            "stream and non-stream differ with a fixed seed and temperature 0",
+            excerpt=f"stream:     {streamed_text[:200]!r}\nnon-stream: {text[:200]!r}",
+        )
+    if lines[-1].get("eval_count") != body.get("eval_count"):
+        raise expect.fail(
+            f"eval_count {lines[-1].get('eval_count')} streamed vs {body.get('eval_count')} "
+            "not streamed for the same generation",
+            sex,
+        )
+
+
+@check("inference", "generate", level="core")
+def generate_stream_matches_non_stream(t: Target) -> None:
+    """generate: stream and non-stream give the same text and eval_count (seed, temp 0)."""
+    _stream_matches(t, GENERATE)
+
+
+@check("inference", "chat", level="core")
+def chat_stream_matches_non_stream(t: Target) -> None:
+    """chat: stream and non-stream give the same text and eval_count (seed, temp 0)."""
+    _stream_matches(t, CHAT)
+
+
+@check("inference", "generate", level="core")
+def generate_seed_reproducible(t: Target) -> None:
+    """generate: the same seed at temperature 1 gives the same text twice."""
+    options = {"temperature": 1.0, "seed": 1234, "top_k": 100, "top_p": 1.0}
+    first, _, _ = complete(t, GENERATE, num_predict=12, options=options)
+    second, _, _ = complete(t, GENERATE, num_predict=12, options=options)
+    if first != second:
+        raise expect.fail(
+            "seed 1234 gave two different texts",
+            excerpt=f"first:  {first[:200]!r}\nsecond: {second[:200]!r}",
+        )
+
+
+# -- limits ----------------------------------------------------------------------------
+def _num_predict(t: Target, api: Api) -> None:
+    limit = 3
+    _, body, ex = complete(t, api, num_predict=limit)
+    count = body.get("eval_count")
+    if not isinstance(count, int) or count > limit:
+        raise expect.fail(f"eval_count {count} with num_predict {limit}", ex)
+    if body.get("done_reason") == "length" and count != limit:
+        raise expect.fail(f"done_reason 'length' after {count} of {limit} tokens", ex)
+    _, lines, sex = streamed(t, api, num_predict=limit)
+    if content_lines(api, lines) > limit:
+        raise expect.fail(f"{content_lines(api, lines)} content lines with num_predict 3", sex)
+
+
+@check("inference", "generate", level="core")
+def generate_num_predict_bounds_eval_count(t: Target) -> None:
+    """generate: num_predict bounds eval_count and the streamed lines."""
+    _num_predict(t, GENERATE)
+
+
+@check("inference", "chat", level="core")
+def chat_num_predict_bounds_eval_count(t: Target) -> None:
+    """chat: num_predict bounds eval_count and the streamed lines."""
+    _num_predict(t, CHAT)
+
+
+def _stop(t: Target, api: Api) -> None:
+    text, _, _ = complete(t, api, num_predict=16)
+    words = text.split()
+    if len(words) < 3:
+        raise CheckSkipped(f"the model's answer is too short to pick a stop word: {text!r}")
+    stop = words[len(words) // 2]
+    cut = text.index(stop, len(words[0]))
+    stopped, body, ex = complete(t, api, num_predict=16, options={"stop": [stop]})
+    if stop in stopped:
+        raise expect.fail(f"stop {stop!r} appears in the output", ex)
+    if not text.startswith(stopped) or len(stopped) > cut:
+        raise expect.fail(
+            f"output with stop {stop!r} is not the original cut before it",
+            excerpt=f"without stop: {text[:200]!r}\nwith stop:    {stopped[:200]!r}",
+        )
+    if body.get("done_reason") != "stop":
+        raise expect.fail(f"done_reason {body.get('done_reason')!r} after a stop sequence", ex)
+
+
+@check("inference", "generate", level="core")
+def generate_stop_ends_generation(t: Target) -> None:
+    """generate: a stop sequence ends the output before it, done_reason 'stop'."""
+    _stop(t, GENERATE)
+
+
+@check("inference", "chat", level="core")
+def chat_stop_ends_generation(t: Target) -> None:
+    """chat: a stop sequence ends the output before it, done_reason 'stop'."""
+    _stop(t, CHAT)
+
+
+# -- metrics -------------------------------------------------------------------------
+def _metrics(t: Target, api: Api) -> None:
+    limit = 6
+    _, lines, ex = streamed(t, api, num_predict=limit)
+    final = lines[-1]
+    for key in ("total_duration", "eval_count", "prompt_eval_count", "eval_duration"):
+        if not isinstance(final.get(key), int):
+            raise expect.fail(f"the final line has no integer {key}", ex)
+    if final["total_duration"] <= 0:
+        raise expect.fail("total_duration is not positive", ex)
+    for key in ("load_duration", "prompt_eval_duration", "eval_duration"):
+        if final.get(key, 0) < 0:
+            raise expect.fail(f"{key} is negative", ex)
+    if final["eval_count"] > 0 and final["eval_duration"] <= 0:
+        raise expect.fail("tokens were generated but eval_duration is not positive", ex)
+    parts = final.get("prompt_eval_duration", 0) + final["eval_duration"]
+    if final["total_duration"] < parts:
+        raise expect.fail(
+            f"total_duration {final['total_duration']} < prompt_eval_duration + "
+            f"eval_duration ({parts})",
+            ex,
+        )
+    if final["eval_count"] > limit:
+        raise expect.fail(f"eval_count {final['eval_count']} with num_predict {limit}", ex)
+    # Each content line carries at least one token; a server that tokenizes per line
+    # streams exactly eval_count of them, one that batches streams fewer.
+    shown = content_lines(api, lines)
+    if shown > final["eval_count"]:
+        raise expect.fail(f"{shown} content lines but eval_count {final['eval_count']}", ex)
+    if final["prompt_eval_count"] < 1 and final.get("prompt_eval_duration", 0) > 0:
+        raise expect.fail("prompt evaluated (duration > 0) but prompt_eval_count < 1", ex)
+
+
+@check("inference", "generate", level="core")
+def generate_final_metrics(t: Target) -> None:
+    """generate: final-line metrics present, positive, consistent with the stream."""
+    _metrics(t, GENERATE)
+
+
+@check("inference", "chat", level="core")
+def chat_final_metrics(t: Target) -> None:
+    """chat: final-line metrics present, positive, consistent with the stream."""
+    _metrics(t, CHAT)
+
+
+# -- context, formats --------------------------------------------------------------------
+@check("inference", "generate", level="core")
+def generate_context_round_trips(t: Target) -> None:
+    """generate: the returned context, sent back, is continued (it prefixes the next one)."""
+    _, first, ex = complete(t, GENERATE, num_predict=4)
+    context = first.get("context")
+    if not isinstance(context, list) or not context:
+        raise expect.fail("a non-raw generate answer has no context", ex)
+    _, second, ex2 = complete(t, GENERATE, prompt="And another.", num_predict=4, context=context)
+    following = second.get("context")
+    if not isinstance(following, list) or following[: len(context)] != context:
+        raise expect.fail("the next context does not start with the context sent", ex2)
+
+
+def _parse_json_output(text: str, body: dict[str, Any], ex: Any) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        if body.get("done_reason") == "length":
+            raise CheckSkipped("output cut by num_predict before the JSON closed") from None
+        raise expect.fail(f"format output is not JSON: {text[:200]!r}", ex) from None
+
+
+@check("inference", "generate", level="core")
+def generate_format_json(t: Target) -> None:
+    """generate with format 'json' gives parseable JSON."""
+    prompt = 'Reply with a JSON object like {"colour": "blue"}.'
+    text, body, ex = complete(t, GENERATE, prompt=prompt, num_predict=48, format="json")
+    _parse_json_output(text, body, ex)
+
+
+FORMAT_SCHEMA = {
+    "type": "object",
+    "properties": {"ok": {"type": "boolean"}},
+    "required": ["ok"],
+}
+
+
+def _format_schema(t: Target, api: Api) -> None:
+    prompt = 'Reply with JSON: {"ok": true}'
+    text, body, ex = complete(t, api, prompt=prompt, num_predict=32, format=FORMAT_SCHEMA)
+    value = _parse_json_output(text, body, ex)
+    errors = list(Draft202012Validator(FORMAT_SCHEMA).iter_errors(value))
+    if errors:
+        raise expect.fail(f"format output breaks the schema: {errors[0].message}", ex)
+
+
+@check("inference", "generate", level="core")
+def generate_format_schema(t: Target) -> None:
+    """generate with a JSON schema as format gives output valid under it."""
+    _format_schema(t, GENERATE)
+
+
+@check("inference", "chat", level="core")
+def chat_format_schema(t: Target) -> None:
+    """chat with a JSON schema as format gives output valid under it."""
+    _format_schema(t, CHAT)
+
+
+# -- load and unload -----------------------------------------------------------------------
+def _load_unload(t: Target, api: Api) -> str:
+    model = t.model_with("completion")
+    ex = t.client.post(api.path, api.empty_body(model))
+    body = expect.json_body(ex, api.op)
+    if body.get("done") is not True or body.get("done_reason") != "load":
+        raise expect.fail(f"empty request: done_reason {body.get('done_reason')!r}, not 'load'", ex)
+    ex = t.client.post(api.path, {**api.empty_body(model), "keep_alive": 0})
+    body = expect.json_body(ex, api.op)
+    if body.get("done_reason") != "unload":
+        raise expect.fail(
+            f"keep_alive 0: done_reason {body.get('done_reason')!r}, not 'unload'", ex
+        )
+    return model
+
+
+@check("inference", "generate", level="core")
+def generate_load_unload(t: Target) -> None:
+    """generate with an empty prompt loads (done_reason load); with keep_alive 0 unloads."""
+    _load_unload(t, GENERATE)
+
+
+@check("inference", "chat", level="core")
+def chat_load_unload(t: Target) -> None:
+    """chat with no messages loads (done_reason load); with keep_alive 0 unloads."""
+    _load_unload(t, CHAT)
+
+
+def _running(t: Target) -> set[str]:
+    body = expect.json_body(t.client.get("/api/ps"), "listRunning")
+    return {parse_model_name(m["name"]).key for m in body.get("models", [])}
+
+
+@check("inference", "listRunning")
+def ps_shows_load_and_unload(t: Target) -> None:
+    """/api/ps lists a model after a load request and drops it after keep_alive 0."""
+    model = t.model_with("completion")
+    key = parse_model_name(model).key
+    expect.json_body(
+        t.client.post("/api/generate", {"model": model, "keep_alive": "1m"}), "generate"
+    )
+    if key not in _running(t):
+        raise expect.fail(f"{model} loaded but /api/ps does not list it", t.client.history[-1])
+    expect.json_body(t.client.post("/api/generate", {"model": model, "keep_alive": 0}), "generate")
+    deadline = time.monotonic() + 5  # Ollama unloads asynchronously
+    while key in _running(t):
+        if time.monotonic() > deadline:
+            raise expect.fail(f"{model} still listed 5 s after keep_alive 0", t.client.history[-1])
+        time.sleep(0.1)
+
+
+# -- capabilities ------------------------------------------------------------------------------
+@check("inference", "chat", level="core")
+def chat_tools(t: Target) -> None:
+    """chat with tools on a tools model: valid answer; tool calls name a declared tool."""
+    model = t.model_with("tools")
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "Current weather of a city",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"city": {"type": "string"}},
+                    "required": ["city"],
+                },
+            },
+        }
+    ]
+    _, body, ex = complete(
+        t, CHAT, model=model, prompt="What is the weather in Paris?", num_predict=32, tools=tools
+    )
+    for call in (body.get("message") or {}).get("tool_calls") or []:
+        function = call.get("function") or {}
+        if function.get("name") != "get_weather" or not isinstance(function.get("arguments"), dict):
+            raise expect.fail(f"tool call {call} names no declared tool or lacks arguments", ex)
+
+
+@check("inference", "chat", level="core")
+def chat_thinking(t: Target) -> None:
+    """chat with think true on a thinking model: valid answer, thinking kept apart."""
+    model = t.model_with("thinking")
+    _, body, ex = complete(t, CHAT, model=model, num_predict=24, think=True)
+    message = body.get("message") or {}
+    if "<think>" in str(message.get("content", "")):
+        raise expect.fail("thinking leaked into content instead of message.thinking", ex)
+
+
+@check("inference", "generate", level="core")
+def generate_suffix(t: Target) -> None:
+    """generate with a suffix on an insert-capable model answers validly."""
+    model = t.model_with("insert")
+    complete(t, GENERATE, model=model, prompt="def add(a, b):", suffix="    return c")
+
+
+@check("inference", "generate", level="core")
+def generate_image(t: Target) -> None:
+    """generate with an image on a vision model answers validly."""
+    model = t.model_with("vision")
+    complete(t, GENERATE, model=model, prompt="Describe the image.", images=[PIXEL_PNG])
+
+
+# -- embeddings ----------------------------------------------------------------------------------
+@check("inference", "embed")
+def embed_vectors_normalised(t: Target) -> None:
+    """embed: one L2-normalised vector per input, all of one dimension."""
+    model = t.model_with("embedding")
+    ex = t.client.post("/api/embed", {"model": model, "input": ["first text", "second text"]})
+    body = expect.json_body(ex, "embed")
+    vectors = body.get("embeddings") or []
+    if len(vectors) != 2:
+        raise expect.fail(f"{len(vectors)} vectors for 2 inputs", ex)
+    if len({len(v) for v in vectors}) != 1 or not vectors[0]:
+        raise expect.fail("vectors of different or zero dimensions", ex)
+    for vector in vectors:
+        if abs(expect.l2_norm(vector) - 1.0) > 1e-3:
+            raise expect.fail(f"a vector's L2 norm is {expect.l2_norm(vector):.4f}, not 1", ex)
+    single = expect.json_body(t.client.post("/api/embed", {"model": model, "input": "x"}), "embed")
+    if len(single.get("embeddings") or []) != 1:
+        raise expect.fail("a string input did not give exactly one vector", t.client.history[-1])
+
+
+@check("inference", "embed")
+def embed_empty_input(t: Target) -> None:
+    """embed with an empty input list: 200 with no vectors."""
+    model = t.model_with("embedding")
+    ex = t.client.post("/api/embed", {"model": model, "input": []})
+    body = expect.json_body(ex, "embed")
+    if body.get("embeddings") != []:
+        raise expect.fail("empty input did not give embeddings: []", ex)
+
+
+@check("inference", "embeddings")
+def embeddings_legacy(t: Target) -> None:
+    """embeddings (legacy): one vector for a prompt, an empty one for an empty prompt."""
+    model = t.model_with("embedding")
+    ex = t.client.post("/api/embeddings", {"model": model, "prompt": "some text"})
+    body = expect.json_body(ex, "embeddings")
+    if not body.get("embedding"):
+        raise expect.fail("no embedding for a non-empty prompt", ex)
+    ex = t.client.post("/api/embeddings", {"model": model, "prompt": ""})
+    if expect.json_body(ex, "embeddings").get("embedding") != []:
+        raise expect.fail("an empty prompt did not give embedding: []", ex)
