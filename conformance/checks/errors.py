@@ -34,7 +34,7 @@ def _expected(op_id: str, body: Any) -> ApiError:
     return error
 
 
-# -- missing and unknown models ---------------------------------------------------------
+# -- missing and unknown models --
 @check("errors", "generate", level="core")
 def generate_unknown_model(t: Target) -> None:
     """generate of an unknown model: 404 model 'x' not found."""
@@ -130,7 +130,7 @@ def pull_unknown_model_streams_error(t: Target) -> None:
         raise expect.fail("pull of an unknown model did not end with an error line", ex)
 
 
-# -- invalid names -------------------------------------------------------------------------
+# -- invalid names --
 def _invalid_names(t: Target, path: str, op_id: str, field: str, message: str) -> None:
     for name in INVALID_NAMES:
         body: dict[str, Any] = {field: name}
@@ -184,7 +184,7 @@ def copy_invalid_destination(t: Target) -> None:
         expect.error_body(ex, "copy", 400, f'destination "{name}" is invalid')
 
 
-# -- bodies ------------------------------------------------------------------------------------
+# -- bodies --
 def _bad_bodies(t: Target, api: Api) -> None:
     # Bodies whose Go decoder message is unambiguous (quoting of odd characters differs).
     for raw in (b"", b'{"model": ', b"xyz", b"[1, 2]", b"null"):
@@ -264,7 +264,7 @@ def generate_top_logprobs_range(t: Target) -> None:
         expect.error_body(t.client.post("/api/generate", body), "generate", 400)
 
 
-# -- capabilities ------------------------------------------------------------------------------
+# -- capabilities --
 @check("errors", "chat", level="core")
 def thinking_unsupported(t: Target) -> None:
     """think true on a model without thinking: 400 "m" does not support thinking."""
@@ -309,7 +309,7 @@ def generate_on_embedding_model(t: Target) -> None:
     )
 
 
-# -- routing -----------------------------------------------------------------------------------
+# -- routing --
 @check("errors", "generate", level="core")
 def wrong_method(t: Target) -> None:
     """A known path with the wrong method: 405."""

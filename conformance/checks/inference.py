@@ -27,7 +27,7 @@ PIXEL_PNG = (
 )
 
 
-# -- framing and schema ----------------------------------------------------------
+# -- framing and schema --
 def _non_stream(t: Target, api: Api) -> None:
     _, body, ex = complete(t, api)
     expect.rfc3339(body.get("created_at"), "created_at", ex)
@@ -72,7 +72,7 @@ def chat_stream(t: Target) -> None:
     _stream(t, CHAT)
 
 
-# -- determinism -------------------------------------------------------------------
+# -- determinism --
 def _stream_matches(t: Target, api: Api) -> None:
     text, body, _ = complete(t, api)
     streamed_text, lines, sex = streamed(t, api)
@@ -114,7 +114,7 @@ def generate_seed_reproducible(t: Target) -> None:
         )
 
 
-# -- limits ----------------------------------------------------------------------------
+# -- limits --
 def _num_predict(t: Target, api: Api) -> None:
     limit = 3
     _, body, ex = complete(t, api, num_predict=limit)
@@ -171,7 +171,7 @@ def chat_stop_ends_generation(t: Target) -> None:
     _stop(t, CHAT)
 
 
-# -- metrics -------------------------------------------------------------------------
+# -- metrics --
 def _metrics(t: Target, api: Api) -> None:
     limit = 6
     _, lines, ex = streamed(t, api, num_predict=limit)
@@ -216,7 +216,7 @@ def chat_final_metrics(t: Target) -> None:
     _metrics(t, CHAT)
 
 
-# -- context, formats --------------------------------------------------------------------
+# -- context, formats --
 @check("inference", "generate", level="core")
 def generate_context_round_trips(t: Target) -> None:
     """generate: the returned context, sent back, is continued (it prefixes the next one)."""
@@ -275,7 +275,7 @@ def chat_format_schema(t: Target) -> None:
     _format_schema(t, CHAT)
 
 
-# -- load and unload -----------------------------------------------------------------------
+# -- load and unload --
 def _load_unload(t: Target, api: Api) -> str:
     model = t.model_with("completion")
     ex = t.client.post(api.path, api.empty_body(model))
@@ -326,7 +326,7 @@ def ps_shows_load_and_unload(t: Target) -> None:
         time.sleep(0.1)
 
 
-# -- capabilities ------------------------------------------------------------------------------
+# -- capabilities --
 @check("inference", "chat", level="core")
 def chat_tools(t: Target) -> None:
     """chat with tools on a tools model: valid answer; tool calls name a declared tool."""
@@ -378,7 +378,7 @@ def generate_image(t: Target) -> None:
     complete(t, GENERATE, model=model, prompt="Describe the image.", images=[PIXEL_PNG])
 
 
-# -- embeddings ----------------------------------------------------------------------------------
+# -- embeddings --
 @check("inference", "embed")
 def embed_vectors_normalised(t: Target) -> None:
     """embed: one L2-normalised vector per input, all of one dimension."""

@@ -197,7 +197,7 @@ def create_from_blob(t: Target) -> None:
             raise expect.fail(f"{name} created from a blob but not listed", t.client.history[-1])
 
 
-# -- registry ----------------------------------------------------------------------------------
+# -- registry --
 def _registry_host(t: Target) -> str:
     if not t.options.registry:
         raise CheckSkipped("no --registry given (a registry, e.g. the mock in registry mode)")
