@@ -480,7 +480,7 @@ def test_cli_spec_validate_rejects_a_broken_file(tmp_path: Path) -> None:
     assert main(["spec", "validate", str(broken)]) != 0
 
 
-@pytest.mark.parametrize("wanted", ["generate", "POST /api/generate", "headBlob"])
+@pytest.mark.parametrize("wanted", ["generate", "POST /api/generate", "headBlob", "createBlob"])
 def test_cli_spec_show(wanted: str) -> None:
     assert main(["spec", "show", wanted]) == 0
 

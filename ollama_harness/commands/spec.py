@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ollama_harness.spec import Spec, default_spec_path, load_spec
@@ -115,6 +116,17 @@ def run_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dereference(spec: Spec, schema: Any) -> tuple[str, Any]:
+    """The component a schema names through a local ``$ref`` (its name and body), or the
+    schema itself with no name."""
+    name = ""
+    while isinstance(schema, dict) and str(schema.get("$ref", "")).startswith("#/"):
+        pointer = schema["$ref"][1:]
+        name = pointer.rsplit("/", 1)[-1]
+        schema = spec.resolve(pointer)
+    return name, schema
+
+
 def run_show(args: argparse.Namespace) -> int:
     console = Console()
     spec = load_spec(args.spec_path)
@@ -126,14 +138,20 @@ def run_show(args: argparse.Namespace) -> int:
     if op is None:
         console.print(f"[red]no operation {wanted!r}[/red]; known: {', '.join(spec.operations)}")
         return 2
-    console.print(f"[bold]{op.operation_id}[/bold]  {op.method} {op.path}")
+    console.print(f"[bold]{op.operation_id}[/bold]  {op.method} {escape(op.path)}")
     if op.summary:
-        console.print(op.summary)
-    if op.has_request_body:
-        schema = spec.resolve(spec.request_pointer(op.operation_id))
-        console.print("[bold]request body[/bold] (application/json):")
+        console.print(escape(op.summary))
+    for ctype, content in op.raw.get("requestBody", {}).get("content", {}).items():
+        ref, schema = _dereference(spec, content.get("schema", {}))
+        named = f" = {ref}" if ref else ""
+        console.print(f"[bold]request body[/bold] ({escape(ctype)}){escape(named)}:")
         console.print_json(json.dumps(schema, default=str))
     for status, response in op.raw.get("responses", {}).items():
-        ctypes = ", ".join(response.get("content", {})) or "no body"
-        console.print(f"[bold]{status}[/bold] {response.get('description', '')} [{ctypes}]")
+        bodies = []
+        for ctype, content in response.get("content", {}).items():
+            ref, _ = _dereference(spec, content.get("schema", {}))
+            bodies.append(f"{ctype} {ref}".strip())
+        shown = "; ".join(bodies) or "no body"
+        text = f"{response.get('description', '')} [{shown}]".strip()
+        console.print(f"[bold]{status}[/bold] {escape(text)}")
     return 0
