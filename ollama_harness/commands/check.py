@@ -1,0 +1,106 @@
+"""``ollama-harness check URL``: run the conformance suite against a server.
+
+The suite is a pytest package; this command runs pytest in-process on it with
+the options below (anything after ``--`` goes to pytest as is), so the command
+and ``pytest --pyargs conformance --ollama-url URL`` run exactly the same checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "check",
+        help="check a server against the Ollama API (the conformance suite)",
+        description="Run the conformance suite against URL and write conformance.json, "
+        "junit.xml, conformance.md and conformance.html to the report directory.",
+    )
+    parser.add_argument("url", help="base URL of the server, e.g. http://127.0.0.1:11434")
+    parser.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="model to test (repeatable; default: every model /api/tags lists)",
+    )
+    parser.add_argument(
+        "--level",
+        choices=("core", "full"),
+        default="full",
+        help="core: generate and chat only (inference-only deployments); full: everything "
+        "(default)",
+    )
+    parser.add_argument("--junit-xml", metavar="FILE", help="also write pytest's JUnit XML here")
+    parser.add_argument(
+        "--report", metavar="DIR", default="reports", help="report directory (default: reports)"
+    )
+    parser.add_argument(
+        "--registry", metavar="URL", help="registry for the pull/push checks (mock --registry)"
+    )
+    parser.add_argument(
+        "--thorough",
+        action="store_true",
+        help="heavy profile: 10x property examples, random and shrunk, Schemathesis negative mode",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=120.0, help="seconds per request (default 120)"
+    )
+    parser.add_argument(
+        "-k", dest="keyword", metavar="EXPR", help="only checks whose name matches (pytest -k)"
+    )
+    parser.add_argument(
+        "pytest_args", nargs=argparse.REMAINDER, help="after --: more pytest arguments"
+    )
+    parser.set_defaults(func=run_check)
+
+
+def pytest_arguments(args: argparse.Namespace) -> list[str]:
+    argv = [
+        "--pyargs",
+        "conformance",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        f"--ollama-url={args.url}",
+        f"--ollama-level={args.level}",
+        f"--ollama-report={args.report}",
+        f"--ollama-timeout={args.timeout}",
+    ]
+    argv += [f"--ollama-model={name}" for name in args.model]
+    if args.registry:
+        argv.append(f"--ollama-registry={args.registry}")
+    if args.thorough:
+        argv.append("--ollama-thorough")
+    if args.junit_xml:
+        argv.append(f"--junitxml={args.junit_xml}")
+    if args.keyword:
+        argv += ["-k", args.keyword]
+    extra = list(args.pytest_args or [])
+    if extra[:1] == ["--"]:
+        extra = extra[1:]
+    return argv + extra
+
+
+class _CommandLine:
+    """Hands the exact command line to the report (instead of pytest's argv)."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def pytest_configure(self, config: Any) -> None:
+        from conformance.session import COMMAND_KEY
+
+        config.stash[COMMAND_KEY] = self.command
+
+
+def run_check(args: argparse.Namespace) -> int:
+    import pytest
+
+    command = shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]])
+    return int(pytest.main(pytest_arguments(args), plugins=[_CommandLine(command)]))
