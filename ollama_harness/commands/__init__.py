@@ -1,0 +1,1 @@
+"""One module per ``ollama-harness`` subcommand (see :data:`ollama_harness.cli.COMMANDS`)."""
