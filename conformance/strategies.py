@@ -20,35 +20,50 @@ from ollama_harness.spec import Spec
 
 _TEXT = st.text(alphabet=string.ascii_letters + string.digits + " .,-_", max_size=12)
 _SCALARS = st.none() | st.booleans() | st.integers(-100, 100) | _TEXT
-MAX_DEPTH = 4
+MAX_DEPTH = 5
+
+
+def _resolve(schema: Any, spec: Spec) -> Any:
+    while isinstance(schema, dict) and "$ref" in schema:
+        rest = {k: v for k, v in schema.items() if k != "$ref"}
+        schema = {**spec.resolve(schema["$ref"].split("#", 1)[1]), **rest}
+    return schema
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """``allOf``-style conjunction of two object schemas (properties and required joined)."""
+    merged = {**base, **extra}
+    if "properties" in base or "properties" in extra:
+        merged["properties"] = {**base.get("properties", {}), **extra.get("properties", {})}
+    if "required" in base or "required" in extra:
+        merged["required"] = sorted({*base.get("required", []), *extra.get("required", [])})
+    return merged
 
 
 def from_schema(schema: Any, spec: Spec, depth: int = 0) -> st.SearchStrategy[Any]:
     """A strategy for values meant to satisfy ``schema`` (resolved inside ``spec``)."""
-    if not isinstance(schema, dict) or depth > MAX_DEPTH:
+    schema = _resolve(schema, spec)
+    if not isinstance(schema, dict) or not schema:
         return _SCALARS
-    if "$ref" in schema:
-        ref = schema["$ref"]
-        return from_schema(spec.resolve(ref.split("#", 1)[1]), spec, depth + 1)
     if "const" in schema:
         return st.just(schema["const"])
     if "enum" in schema:
         return st.sampled_from(schema["enum"])
+    if "allOf" in schema:
+        merged = {k: v for k, v in schema.items() if k != "allOf"}
+        for part in schema["allOf"]:
+            merged = _merge(merged, _resolve(part, spec))
+        return from_schema(merged, spec, depth)
     for key in ("oneOf", "anyOf"):
         if key in schema:
-            return st.one_of([from_schema(s, spec, depth + 1) for s in schema[key]])
-    if "allOf" in schema:
-        merged: dict[str, Any] = {}
-        for part in schema["allOf"]:
-            merged.update(part)
-        return from_schema(
-            {**merged, **{k: v for k, v in schema.items() if k != "allOf"}}, spec, depth
-        )
+            base = {k: v for k, v in schema.items() if k not in ("oneOf", "anyOf")}
+            branches = [_merge(base, _resolve(b, spec)) for b in schema[key]]
+            return st.one_of([from_schema(b, spec, depth) for b in branches])
     kind = schema.get("type")
     if isinstance(kind, list):
         return st.one_of([from_schema({**schema, "type": k}, spec, depth) for k in kind])
     if kind is None:
-        kind = "object" if "properties" in schema else None
+        kind = "object" if "properties" in schema or "required" in schema else None
     builder = _BUILDERS.get(kind or "")
     return builder(schema, spec, depth) if builder else _SCALARS
 
@@ -89,21 +104,25 @@ def _number(schema: dict[str, Any], spec: Spec, depth: int) -> st.SearchStrategy
 
 def _array(schema: dict[str, Any], spec: Spec, depth: int) -> st.SearchStrategy[Any]:
     low = schema.get("minItems", 0)
+    high = low if depth >= MAX_DEPTH else max(low, min(schema.get("maxItems", 3), 3))
     return st.lists(
-        from_schema(schema.get("items", {}), spec, depth + 1),
-        min_size=low,
-        max_size=max(low, min(schema.get("maxItems", 3), 3)),
+        from_schema(schema.get("items", {}), spec, depth + 1), min_size=low, max_size=high
     )
 
 
 def _object(schema: dict[str, Any], spec: Spec, depth: int) -> st.SearchStrategy[Any]:
     properties: dict[str, Any] = schema.get("properties", {})
     required = set(schema.get("required", []))
-    return st.fixed_dictionaries(
-        {k: from_schema(v, spec, depth + 1) for k, v in properties.items() if k in required},
-        optional={
+    optional = (
+        {}
+        if depth >= MAX_DEPTH
+        else {
             k: from_schema(v, spec, depth + 1) for k, v in properties.items() if k not in required
-        },
+        }
+    )
+    return st.fixed_dictionaries(
+        {k: from_schema(properties.get(k, {}), spec, depth + 1) for k in sorted(required)},
+        optional=optional,
     )
 
 
@@ -161,7 +180,6 @@ def invalid_request_strategy(spec: Spec, op_id: str) -> st.SearchStrategy[Any]:
 
 
 def _declared_type(schema: Any, spec: Spec) -> str | None:
-    while isinstance(schema, dict) and "$ref" in schema:
-        schema = spec.resolve(schema["$ref"].split("#", 1)[1])
+    schema = _resolve(schema, spec)
     kind = schema.get("type") if isinstance(schema, dict) else None
     return kind if isinstance(kind, str) and kind in _WRONG else None
