@@ -1,0 +1,206 @@
+"""Plan a completion from a request, then play it out token by token.
+
+Planning is pure (tokens, thinking, tool calls and the done reason follow from the
+request alone); playing applies the timing plan and the fault, and measures. The
+native routes and the ``/v1`` routes share both halves, so ``/api/chat`` and
+``/v1/chat/completions`` give the same text for the same conversation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import textgen
+from .faults import MID_STREAM_MESSAGE, DroppedConnection, Fault
+from .store import InstalledModel
+from .timing import TimingPlan
+
+
+class MidStreamError(Exception):
+    """A fault that ends a started stream with an ``{"error"}`` line."""
+
+
+@dataclass
+class Piece:
+    """One streamed line's worth of output."""
+
+    kind: str  # "content", "thinking" or "tool_calls"
+    text: str = ""
+    calls: list[dict[str, Any]] | None = None
+
+
+@dataclass
+class Completion:
+    pieces: list[Piece]
+    done_reason: str
+    prompt_tokens: int
+    prompt_text: str
+    seed: int
+
+    def text(self, kind: str = "content") -> str:
+        return "".join(p.text for p in self.pieces if p.kind == kind)
+
+    def tool_calls(self) -> list[dict[str, Any]]:
+        return [call for p in self.pieces if p.calls for call in p.calls]
+
+
+@dataclass
+class Metrics:
+    total_duration: int
+    load_duration: int
+    prompt_eval_count: int
+    prompt_eval_duration: int
+    eval_count: int
+    eval_duration: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "total_duration": self.total_duration,
+            "load_duration": self.load_duration,
+            "prompt_eval_count": self.prompt_eval_count,
+            "prompt_eval_duration": self.prompt_eval_duration,
+            "eval_count": self.eval_count,
+            "eval_duration": self.eval_duration,
+        }
+
+
+@dataclass
+class Request:
+    """The parts of a generate / chat / completions request that decide the output."""
+
+    model: InstalledModel
+    prompt_text: str  # the rendered conversation, for token counts and the seed
+    options: dict[str, Any] = field(default_factory=dict)
+    format: Any = None
+    think: bool | str = False
+    tools: Sequence[dict[str, Any]] = ()
+    answer_tools: bool = False  # the last message asks for a tool call
+
+
+def plan(request: Request) -> Completion:
+    options = request.options
+    seed = textgen.request_seed(
+        request.model.name.display.lower(),
+        request.prompt_text,
+        options.get("seed", 0),
+        request.format,
+        [t.get("function", {}).get("name") for t in request.tools if isinstance(t, dict)],
+    )
+    rng = random.Random(seed)
+    pieces: list[Piece] = []
+    if request.think:
+        pieces.extend(Piece("thinking", t) for t in textgen.thinking_tokens(rng, request.think))
+
+    done_reason = "stop"
+    if request.tools and request.answer_tools:
+        pieces.append(Piece("tool_calls", calls=[_tool_call(request.tools, rng)]))
+    else:
+        if request.format in ("json",) or isinstance(request.format, dict):
+            tokens = textgen.split_text(textgen.json_output(request.format, rng))
+        else:
+            tokens = textgen.sentence_tokens(rng, rng.randint(12, 40))
+        stops = options.get("stop") or []
+        if isinstance(stops, str):
+            stops = [stops]
+        tokens, stopped = textgen.apply_stops(tokens, [s for s in stops if isinstance(s, str)])
+        del stopped  # a stop sequence ends the text with done_reason "stop", the default
+        pieces.extend(Piece("content", t) for t in tokens)
+    # num_predict caps every generated token, thinking included.
+    limit = options.get("num_predict")
+    if isinstance(limit, int) and limit >= 0 and len(pieces) > limit:
+        pieces = pieces[:limit]
+        done_reason = "length"
+    return Completion(
+        pieces=pieces,
+        done_reason=done_reason,
+        prompt_tokens=max(1, textgen.count_tokens(request.prompt_text)),
+        prompt_text=request.prompt_text,
+        seed=seed,
+    )
+
+
+def _tool_call(tools: Sequence[dict[str, Any]], rng: random.Random) -> dict[str, Any]:
+    usable = [t for t in tools if isinstance(t, dict) and isinstance(t.get("function"), dict)]
+    tool = usable[rng.randrange(len(usable))]["function"] if usable else {"name": "tool"}
+    params = tool.get("parameters") or {"type": "object", "properties": {}}
+    arguments = textgen.value_for_schema(params, rng, params if isinstance(params, dict) else {})
+    return {
+        "function": {
+            "index": 0,
+            "name": str(tool.get("name", "tool")),
+            "arguments": arguments if isinstance(arguments, dict) else {},
+        }
+    }
+
+
+Emit = Callable[[Piece], Awaitable[None]]
+
+
+async def play(
+    completion: Completion,
+    timing: TimingPlan,
+    fault: Fault,
+    emit: Emit,
+    *,
+    fixed_clock: bool,
+    started: float,
+    loaded: float,
+    loaded_now: bool,
+    tokens_per_second: float,
+    prompt_tokens_per_second: float,
+    load_seconds: float,
+) -> Metrics:
+    """Emit every piece with its delay and fault; the metrics of what actually happened.
+
+    ``started``/``loaded`` are ``time.perf_counter()`` stamps of the request's arrival
+    and of the moment its slot (and model) was ready.
+    """
+    count = len(completion.pieces)
+    delays = timing.delays(count, completion.seed)
+    first_at = last_at = time.perf_counter()
+    for index, piece in enumerate(completion.pieces):
+        _check_fault(fault, index)
+        if fault.stall and index == fault.stall_after:
+            await asyncio.sleep(fault.stall)
+        if delays[index]:
+            await asyncio.sleep(delays[index])
+        await emit(piece)
+        last_at = time.perf_counter()
+        if index == 0:
+            first_at = last_at
+    _check_fault(fault, count, final=True)
+    if not count:
+        first_at = last_at = time.perf_counter()
+
+    if fixed_clock:
+        # Reproducible figures: what the plan (or the model's nominal speed) says.
+        load = int(load_seconds * 1e9) if loaded_now else 0
+        prompt = int(
+            (delays[0] if count and delays[0] else completion.prompt_tokens / prompt_tokens_per_second)
+            * 1e9
+        )
+        gaps = sum(delays[1:])
+        evaluation = int(
+            (gaps if gaps else max(count - 1, 1) / tokens_per_second) * 1e9
+        )
+        total = load + prompt + evaluation
+    else:
+        load = max(0, int((loaded - started) * 1e9))
+        prompt = max(1, int((first_at - loaded) * 1e9))
+        evaluation = max(1, int((last_at - first_at) * 1e9))
+        total = max(load + prompt + evaluation, int((time.perf_counter() - started) * 1e9))
+    return Metrics(total, load, completion.prompt_tokens, prompt, count, evaluation)
+
+
+def _check_fault(fault: Fault, index: int, *, final: bool = False) -> None:
+    if fault.drop_after is not None and (index == fault.drop_after or (final and index < fault.drop_after)):
+        raise DroppedConnection(f"fault injected: drop-after={fault.drop_after}")
+    if fault.error_after is not None and (
+        index == fault.error_after or (final and index < fault.error_after)
+    ):
+        raise MidStreamError(fault.message or MID_STREAM_MESSAGE)

@@ -1,0 +1,250 @@
+"""Synthetic, reproducible model output.
+
+Everything here is a pure function of the request: the same model, prompt,
+system prompt, options.seed and format give the same tokens, so a client test can
+assert on exact bytes. Tokens are words with their leading space (the way BPE
+vocabularies split English), which keeps streamed chunks natural.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import re
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+_WORDS = (
+    "the a model answer light sky blue because short waves scatter more than long ones in "
+    "air molecules sun red evening colour we see of and to is that it this for with as on "
+    "by from at are was be or an which can will data token server request stream local "
+    "simple quick result value each first next small large fast slow time system reason "
+    "question clear open source code test mock reply line number word text example works "
+    "well here there when where how why what who very also just only often usually every "
+    "into over under between through after before during without about against among"
+).split()
+_THOUGHTS = (
+    "let me think about what is being asked first then consider the key facts check the "
+    "details and make sure the reply is short correct and useful before I answer"
+).split()
+_TOKEN_RE = re.compile(r"\w+|[^\w\s]")
+
+
+def request_seed(*parts: Any) -> int:
+    """A 64-bit seed from the parts of a request that decide its output."""
+    digest = hashlib.blake2b(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS), digest_size=8)
+    return int.from_bytes(digest.digest(), "big")
+
+
+def count_tokens(text: str) -> int:
+    """Prompt tokens: words and punctuation marks, about what a BPE tokenizer gives."""
+    return len(_TOKEN_RE.findall(text))
+
+
+def token_ids(pieces: Sequence[str], vocab: int = 32000) -> list[int]:
+    """Stable ids for ``context``: each piece maps to the same id every time."""
+    return [zlib.crc32(piece.encode()) % vocab for piece in pieces]
+
+
+def sentence_tokens(rng: random.Random, count: int) -> list[str]:
+    """``count`` word tokens forming sentences: capitalised, ending with a period."""
+    tokens: list[str] = []
+    until_stop = rng.randint(6, 14)
+    for i in range(count):
+        word = rng.choice(_WORDS)
+        if i == 0 or tokens[-1].endswith("."):
+            word = word.capitalize()
+        until_stop -= 1
+        if until_stop == 0 or i == count - 1:
+            word += "."
+            until_stop = rng.randint(6, 14)
+        tokens.append(word if i == 0 else " " + word)
+    return tokens
+
+
+def thinking_tokens(rng: random.Random, level: str | bool) -> list[str]:
+    scale = {"low": 1, "medium": 2, "high": 3}.get(str(level), 2)
+    count = rng.randint(6, 10) * scale
+    words = [rng.choice(_THOUGHTS) for _ in range(count)]
+    words[0] = words[0].capitalize()
+    words[-1] += "."
+    return [words[0], *(" " + w for w in words[1:])]
+
+
+def split_text(text: str) -> list[str]:
+    """Tokens of a given text (JSON output, echoes): each with its leading whitespace."""
+    pieces = re.findall(r"\s*\S+", text)
+    if not pieces:
+        return [text] if text else []
+    trailing = text[len("".join(pieces)) :]
+    if trailing:
+        pieces[-1] += trailing
+    return pieces
+
+
+def apply_stops(tokens: list[str], stops: Sequence[str]) -> tuple[list[str], bool]:
+    """Cut the tokens where a stop sequence first appears (the stop itself is dropped)."""
+    stops = [s for s in stops if s]
+    if not stops:
+        return tokens, False
+    text = ""
+    for index, token in enumerate(tokens):
+        before = len(text)
+        text += token
+        cut = min((p for p in (text.find(s) for s in stops) if p >= 0), default=-1)
+        if cut >= 0:
+            kept = tokens[:index]
+            if cut > before:
+                kept.append(text[before:cut])
+            elif cut < before:  # the stop began inside earlier tokens: trim them
+                joined = "".join(kept)[:cut]
+                kept = split_text(joined)
+            return kept, True
+    return tokens, False
+
+
+# -- JSON output ---------------------------------------------------------------
+
+
+def _resolve(schema: Any, root: dict[str, Any]) -> Any:
+    seen = 0
+    while isinstance(schema, dict) and "$ref" in schema and seen < 32:
+        ref = str(schema["$ref"])
+        node: Any = root
+        if not ref.startswith("#"):
+            return {}
+        for part in ref.lstrip("#").strip("/").split("/"):
+            if not part:
+                continue
+            node = node.get(part.replace("~1", "/").replace("~0", "~"), {}) if isinstance(
+                node, dict
+            ) else {}
+        schema = node
+        seen += 1
+    return schema
+
+
+def value_for_schema(schema: Any, rng: random.Random, root: dict[str, Any], depth: int = 0) -> Any:
+    """A deterministic instance of a JSON schema (the subset structured outputs use)."""
+    schema = _resolve(schema, root)
+    if not isinstance(schema, dict) or depth > 8:
+        return None
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return rng.choice(list(schema["enum"]))
+    for key in ("anyOf", "oneOf"):
+        if schema.get(key):
+            options = [s for s in schema[key] if _resolve(s, root).get("type") != "null"]
+            return value_for_schema((options or schema[key])[0], rng, root, depth + 1)
+    if schema.get("allOf"):
+        merged: dict[str, Any] = {}
+        for part in schema["allOf"]:
+            part = _resolve(part, root)
+            merged.setdefault("properties", {}).update(part.get("properties", {}))
+            merged["required"] = [*merged.get("required", []), *part.get("required", [])]
+            merged.setdefault("type", part.get("type"))
+        return value_for_schema(merged, rng, root, depth + 1)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind is None:
+        kind = "object" if "properties" in schema else "array" if "items" in schema else "string"
+    if kind == "object":
+        props = schema.get("properties", {})
+        return {
+            name: value_for_schema(sub, rng, root, depth + 1)
+            for name, sub in props.items()
+            if isinstance(name, str)
+        }
+    if kind == "array":
+        low = int(schema.get("minItems", 1))
+        high = int(schema.get("maxItems", max(low, 3)))
+        count = rng.randint(low, max(low, high))
+        items = schema.get("items", {"type": "string"})
+        values = [value_for_schema(items, rng, root, depth + 1) for _ in range(count)]
+        if schema.get("uniqueItems"):
+            unique: list[Any] = []
+            for value in values:
+                if value not in unique:
+                    unique.append(value)
+            values = unique
+        return values
+    if kind in ("integer", "number"):
+        return _number(schema, rng, integer=kind == "integer")
+    if kind == "boolean":
+        return rng.random() < 0.5
+    if kind == "null":
+        return None
+    return _string(schema, rng)
+
+
+def _number(schema: dict[str, Any], rng: random.Random, *, integer: bool) -> float | int:
+    low = float(schema.get("minimum", schema.get("exclusiveMinimum", 0)))
+    high = float(schema.get("maximum", schema.get("exclusiveMaximum", low + 100)))
+    if "exclusiveMinimum" in schema:
+        low += 1 if integer else 1e-6
+    if "exclusiveMaximum" in schema:
+        high -= 1 if integer else 1e-6
+    high = max(low, high)
+    if integer:
+        value: float | int = rng.randint(math.ceil(low), max(math.ceil(low), math.floor(high)))
+        step = schema.get("multipleOf")
+        if isinstance(step, int) and step > 0:
+            value = int(value) - int(value) % step
+            if value < low:
+                value += step
+        return value
+    return round(rng.uniform(low, high), 3)
+
+
+def _string(schema: dict[str, Any], rng: random.Random) -> str:
+    fmt = schema.get("format")
+    if fmt == "date-time":
+        return f"2024-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}T12:00:00Z"
+    if fmt == "date":
+        return f"2024-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}"
+    if fmt == "email":
+        return f"{rng.choice(_WORDS)}@example.com"
+    if fmt == "uuid":
+        return "12345678-1234-4234-8234-" + f"{rng.getrandbits(48):012x}"
+    if fmt in ("uri", "url"):
+        return f"https://example.com/{rng.choice(_WORDS)}"
+    low = int(schema.get("minLength", 1))
+    high = int(schema.get("maxLength", max(low, 40)))
+    words = [rng.choice(_WORDS) for _ in range(rng.randint(1, 4))]
+    text = " ".join(words)
+    while len(text) < low:
+        text += " " + rng.choice(_WORDS)
+    return text[:high] if high >= low else text
+
+
+def json_output(fmt: Any, rng: random.Random) -> str:
+    """The text of a ``format`` response: a JSON object as a model would write it."""
+    if isinstance(fmt, dict):
+        value = value_for_schema(fmt, rng, fmt)
+    else:
+        value = {
+            "answer": " ".join(t.strip() for t in sentence_tokens(rng, rng.randint(4, 10))),
+            "confidence": round(rng.uniform(0.5, 1.0), 2),
+        }
+    return json.dumps(value, ensure_ascii=False)
+
+
+# -- embeddings ------------------------------------------------------------------
+
+
+def embedding(model: str, text: str, dimension: int) -> list[float]:
+    """A raw (unnormalised) vector per (model, text), values in about [-1, 1]."""
+    rng = random.Random(request_seed("embed", model, text))
+    return [rng.gauss(0.0, 0.35) for _ in range(dimension)]
+
+
+def normalised(vector: Sequence[float]) -> list[float]:
+    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+    return [v / norm for v in vector]
