@@ -204,6 +204,12 @@ def translate_issue(operation_id: str, body: Any, issue: SpecIssue) -> ApiError:
             400, 'think must be a boolean or string ("high", "medium", "low", true, or false)'
         )
 
+    if head == "format":
+        shown = value if isinstance(value, str) else _json_kind(value)
+        return ApiError(
+            400, f'invalid format: "{shown}"; expected "json" or a valid JSON Schema object'
+        )
+
     if head == "top_logprobs":
         return ApiError(400, "top_logprobs must be between 0 and 20")
 

@@ -9,7 +9,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ("ollama_harness", "mockserver", "realserver", "conformance", "load")
-APP_LAYER = ("ollama_harness.cli", "ollama_harness.commands", "ollama_harness.demo")
+APP_LAYER = (
+    "ollama_harness.cli",
+    "ollama_harness.commands",
+    "ollama_harness.demo",
+    "ollama_harness.__main__",
+)
 
 # layer -> project packages it may import
 ALLOWED: dict[str, set[str]] = {
