@@ -198,7 +198,8 @@ def translate_issue(operation_id: str, body: Any, issue: SpecIssue) -> ApiError:
         if isinstance(value, str):
             return ApiError(
                 400,
-                f'invalid think value: "{value}" (must be "high", "medium", "low", true, or false)',
+                f'invalid think value: "{value}" '
+                '(must be "high", "medium", "low", "max", true, or false)',
             )
         return ApiError(
             400, 'think must be a boolean or string ("high", "medium", "low", true, or false)'

@@ -30,7 +30,7 @@ ALLOWED: dict[str, set[str]] = {
 def layer_of(module: str) -> str | None:
     if module.startswith(APP_LAYER) or module in APP_LAYER:
         return "app"
-    top = module.split(".")[0]
+    top = module.split(".", maxsplit=1)[0]
     if top == "ollama_harness":
         return "core"
     return top if top in PROJECT else None

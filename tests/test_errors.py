@@ -113,17 +113,18 @@ def test_decode_accepts_objects() -> None:
         ),
         (
             "chat",
-            {"think": "max"},
+            {"think": "max2"},
             SpecIssue("$.think", "enum", "'max' is not one of"),
             400,
-            'invalid think value: "max" (must be "high", "medium", "low", true, or false)',
+            'invalid think value: "max2" (must be "high", "medium", "low", "max", true, or false)',
         ),
         (
             "generate",
             {"prompt": 3},
             SpecIssue("$.prompt", "type", "3 is not of type 'string'"),
             400,
-            "json: cannot unmarshal number into Go struct field GenerateRequest.prompt of type string",
+            "json: cannot unmarshal number into Go struct field "
+            "GenerateRequest.prompt of type string",
         ),
         (
             "embed",
