@@ -1,0 +1,17 @@
+"""Locust entry point: ``locust -f load/locustfile.py --host URL --workload mixed``.
+
+Every option of ``ollama-harness load`` is a Locust option here too (see
+``locust -f load/locustfile.py --help``, group "ollama-harness"), and each has a
+``LOCUST_*`` environment variable. The shape runs the chosen profile and ends
+the test itself; reports go to ``--report-dir`` (default ``reports/load-<time>``).
+Run it with ``--processes 4``, or ``--master`` / ``--worker`` across machines,
+exactly as any Locust test.
+"""
+
+from load.locust_runtime import install
+from load.locust_shape import ProfileShape
+from load.locust_users import NativeUser, OpenAIUser
+
+install()
+
+__all__ = ["NativeUser", "OpenAIUser", "ProfileShape"]

@@ -1,0 +1,207 @@
+"""A tiny Ollama-shaped server for the load tool's tests: known timings, known failures.
+
+It streams ``num_predict`` (or ``max_tokens``) tokens, the first after ``ttft_ms``
+and one every ``itl_ms``, on the native NDJSON routes and the /v1 SSE routes, with
+the server figures (``eval_count``, ``eval_duration``...) a real server sends. Model
+names pick failures: ``missing`` -> 404, ``broken`` -> an ``{"error"}`` line
+mid-stream, ``cut`` -> the connection closes mid-stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+
+@dataclass
+class Timing:
+    ttft_ms: float = 20.0
+    itl_ms: float = 5.0
+    tokens_per_chunk: int = 1
+
+
+def _tokens(body: dict[str, Any]) -> int:
+    options = body.get("options") or {}
+    return int(options.get("num_predict") or body.get("max_tokens") or 8)
+
+
+def build_app(timing: Timing) -> Starlette:
+    async def native(request: Request) -> Response:
+        body = orjson.loads(await request.body())
+        model = body.get("model", "")
+        if model == "missing":
+            return JSONResponse({"error": f"model '{model}' not found"}, status_code=404)
+        n = _tokens(body)
+        chat = request.url.path == "/api/chat"
+        per = timing.tokens_per_chunk
+
+        def chunk(text: str) -> dict[str, Any]:
+            base: dict[str, Any] = {"model": model, "created_at": "2026-01-01T00:00:00Z"}
+            if chat:
+                base["message"] = {"role": "assistant", "content": text}
+            else:
+                base["response"] = text
+            base["done"] = False
+            return base
+
+        def final(start: float) -> dict[str, Any]:
+            out = chunk("")
+            out.update(
+                done=True,
+                done_reason="length",
+                total_duration=int((time.perf_counter() - start) * 1e9),
+                load_duration=1000,
+                prompt_eval_count=7,
+                prompt_eval_duration=7_000_000,
+                eval_count=n,
+                eval_duration=int(max(n - 1, 1) * timing.itl_ms * 1e6),
+            )
+            return out
+
+        if body.get("stream") is False:
+            start = time.perf_counter()
+            await asyncio.sleep((timing.ttft_ms + timing.itl_ms * (n - 1)) / 1000)
+            whole = final(start)
+            whole["response" if not chat else "message"] = (
+                "tok " * n if not chat else {"role": "assistant", "content": "tok " * n}
+            )
+            return JSONResponse(whole)
+
+        async def lines() -> AsyncIterator[bytes]:
+            start = time.perf_counter()
+            if chat:  # a role-only first chunk must not count as the first token
+                yield orjson.dumps(chunk("")) + b"\n"
+            await asyncio.sleep(timing.ttft_ms / 1000)
+            sent = 0
+            while sent < n:
+                if sent:
+                    await asyncio.sleep(timing.itl_ms * per / 1000)
+                take = min(per, n - sent)
+                sent += take
+                yield orjson.dumps(chunk("tok " * take)) + b"\n"
+                if model == "broken" and sent >= n // 2:
+                    yield orjson.dumps({"error": "model runner crashed"}) + b"\n"
+                    return
+                if model == "cut" and sent >= n // 2:
+                    raise RuntimeError("connection cut on purpose")
+            yield orjson.dumps(final(start)) + b"\n"
+
+        return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+    async def embed(request: Request) -> Response:
+        body = orjson.loads(await request.body())
+        inputs = body.get("input")
+        count = len(inputs) if isinstance(inputs, list) else 1
+        await asyncio.sleep(timing.ttft_ms / 1000)
+        if request.url.path == "/v1/embeddings":
+            return JSONResponse(
+                {
+                    "object": "list",
+                    "data": [{"object": "embedding", "index": i, "embedding": [0.1, 0.2]}
+                             for i in range(count)],
+                    "usage": {"prompt_tokens": 5 * count, "total_tokens": 5 * count},
+                }
+            )
+        return JSONResponse(
+            {
+                "model": body.get("model"),
+                "embeddings": [[0.6, 0.8]] * count,
+                "total_duration": 1000,
+                "load_duration": 10,
+                "prompt_eval_count": 5 * count,
+            }
+        )
+
+    async def openai(request: Request) -> Response:
+        body = orjson.loads(await request.body())
+        model = body.get("model", "")
+        if model == "missing":
+            return JSONResponse(
+                {"error": {"message": f"model '{model}' not found", "type": "not_found_error",
+                           "param": None, "code": None}},
+                status_code=404,
+            )
+        n = _tokens(body)
+        chat = request.url.path == "/v1/chat/completions"
+
+        def chunk(text: str | None) -> bytes:
+            choice: dict[str, Any] = {"index": 0, "finish_reason": None}
+            if chat:
+                choice["delta"] = {"role": "assistant", "content": text or ""}
+            else:
+                choice["text"] = text or ""
+            obj = {"id": "x", "object": "chat.completion.chunk", "choices": [choice]}
+            return b"data: " + orjson.dumps(obj) + b"\n\n"
+
+        async def events() -> AsyncIterator[bytes]:
+            yield chunk(None)
+            await asyncio.sleep(timing.ttft_ms / 1000)
+            for i in range(n):
+                if i:
+                    await asyncio.sleep(timing.itl_ms / 1000)
+                yield chunk("tok ")
+            usage = {"prompt_tokens": 7, "completion_tokens": n, "total_tokens": n + 7}
+            yield b"data: " + orjson.dumps({"id": "x", "choices": [], "usage": usage}) + b"\n\n"
+            yield b"data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    return Starlette(
+        routes=[
+            Route("/api/generate", native, methods=["POST"]),
+            Route("/api/chat", native, methods=["POST"]),
+            Route("/api/embed", embed, methods=["POST"]),
+            Route("/v1/embeddings", embed, methods=["POST"]),
+            Route("/v1/chat/completions", openai, methods=["POST"]),
+            Route("/v1/completions", openai, methods=["POST"]),
+        ]
+    )
+
+
+@contextlib.contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """Serve an ASGI app on a free loopback port in a thread; yields its base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="error", lifespan="off", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("stub server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@contextlib.contextmanager
+def stub_server(ttft_ms: float = 20.0, itl_ms: float = 5.0, tokens_per_chunk: int = 1) -> Iterator[str]:
+    with serve(build_app(Timing(ttft_ms, itl_ms, tokens_per_chunk))) as url:
+        yield url
+
+
+if __name__ == "__main__":  # python tests/load/stub_server.py: serve until Ctrl-C
+    with stub_server() as base:
+        print(base, flush=True)
+        threading.Event().wait()
