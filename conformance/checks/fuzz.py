@@ -118,7 +118,7 @@ def _schema(t: Target) -> Any:
 @check("fuzz", "generate")
 def schemathesis_safe_operations(t: Target) -> None:
     """Schemathesis: generated requests to every non-destructive operation conform."""
-    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import HealthCheck, Phase, assume, given, settings
     from schemathesis import GenerationMode
 
     schema = _schema(t)
@@ -145,6 +145,10 @@ def schemathesis_safe_operations(t: Target) -> None:
             @profile
             @given(case=operation.as_strategy(generation_mode=mode))
             def fuzz(case: Any) -> None:
+                # A "/" inside a path parameter makes another path (a 404 from the
+                # router), not a request to this operation.
+                params = [str(v).lower() for v in (case.path_parameters or {}).values()]
+                assume(not any("/" in v or "%2f" in v for v in params))
                 _tame_case(case)
                 response = case.call(base_url=t.client.base_url, timeout=60)
                 case.validate_response(response, checks=checks)

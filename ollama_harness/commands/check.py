@@ -55,7 +55,7 @@ def register(subparsers: Any) -> None:
         "-k", dest="keyword", metavar="EXPR", help="only checks whose name matches (pytest -k)"
     )
     parser.add_argument(
-        "pytest_args", nargs=argparse.REMAINDER, help="after --: more pytest arguments"
+        "pytest_args", nargs="*", metavar="-- PYTEST_ARGS", help="after --: more pytest arguments"
     )
     parser.set_defaults(func=run_check)
 
@@ -67,6 +67,9 @@ def pytest_arguments(args: argparse.Namespace) -> list[str]:
         "-p",
         "no:cacheprovider",
         "-q",
+        # The CLI has imported other layers already; pytest cannot rewrite their asserts.
+        "-W",
+        "ignore::pytest.PytestAssertRewriteWarning",
         f"--ollama-url={args.url}",
         f"--ollama-level={args.level}",
         f"--ollama-report={args.report}",
