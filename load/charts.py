@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-WIDTH = 660
+WIDTH = 600
 HEIGHT = 280
 MARGIN_LEFT = 64
 MARGIN_RIGHT = 20
@@ -248,6 +248,7 @@ def histogram_chart(
     counts: Sequence[float],
     x_label: str,
     *,
+    y_label: str = "requests",
     color: str = PALETTE[0],
     width: int = WIDTH,
     height: int = HEIGHT,
@@ -264,7 +265,7 @@ def histogram_chart(
         x_ticks=x_ticks,
         y_ticks=y_ticks,
         x_label=x_label,
-        y_label="requests",
+        y_label=y_label,
         width=width,
         height=height,
     )

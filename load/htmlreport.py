@@ -247,17 +247,18 @@ def _charts(summary: dict[str, Any]) -> list[str]:
         )
     hist = summary.get("histograms") or {}
     names = (
-        ("ttft_ms", "TTFT distribution", "ms", "#2563eb"),
-        ("itl_ms", "ITL per token distribution", "ms", "#7c3aed"),
-        ("inter_chunk_ms", "Inter-chunk latency distribution", "ms", "#0891b2"),
-        ("e2e_ms", "E2E latency distribution", "ms", "#d97706"),
+        ("ttft_ms", "TTFT distribution", "requests", "#2563eb"),
+        ("itl_ms", "ITL per token distribution", "requests", "#7c3aed"),
+        ("inter_chunk_ms", "Inter-chunk latency distribution", "chunk gaps", "#0891b2"),
+        ("e2e_ms", "E2E latency distribution", "requests", "#d97706"),
     )
-    for key, title, unit, color in names:
-        data = hist.get(key)
-        if data:
-            charts.append(histogram_chart(title, data["edges"], data["counts"], unit, color=color))
-        else:
-            charts.append(histogram_chart(title, [0.0, 1.0], [], unit, color=color))
+    for key, title, counted, color in names:
+        data = hist.get(key) or {"edges": [0.0, 1.0], "counts": []}
+        charts.append(
+            histogram_chart(
+                title, data["edges"], data["counts"], "ms", y_label=counted, color=color
+            )
+        )
     return charts
 
 

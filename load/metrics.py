@@ -56,7 +56,9 @@ def _p(values: list[float], pct: float) -> float | None:
 def timeline(samples: Sequence[Sample], start: float, window_s: float) -> dict[str, Any]:
     """Per-bucket throughput and latency percentiles, by completion time."""
     width = _bucket_width(window_s)
-    count = max(1, math.ceil(window_s / width))
+    # the last bucket absorbs the remainder (half to one and a half widths), so a
+    # sliver at the end cannot show as a spike or a dip
+    count = max(1, round(window_s / width))
     done: list[list[Sample]] = [[] for _ in range(count)]
     users: list[dict[int, int]] = [defaultdict(int) for _ in range(count)]
     for sample in samples:
@@ -78,11 +80,12 @@ def timeline(samples: Sequence[Sample], start: float, window_s: float) -> dict[s
         series[key] = []
     for i, bucket in enumerate(done):
         ok = [s for s in bucket if s.ok]
-        series["t"].append(round((i + 1) * width, 3))
+        span = max(window_s - i * width, 1e-3) if i == count - 1 else width
+        series["t"].append(round(window_s if i == count - 1 else (i + 1) * width, 3))
         series["users"].append(sum(users[i].values()))
-        series["requests_per_s"].append(len(ok) / width)
-        series["errors_per_s"].append((len(bucket) - len(ok)) / width)
-        series["output_tokens_per_s"].append(sum(s.output_tokens or 0 for s in ok) / width)
+        series["requests_per_s"].append(len(ok) / span)
+        series["errors_per_s"].append((len(bucket) - len(ok)) / span)
+        series["output_tokens_per_s"].append(sum(s.output_tokens or 0 for s in ok) / span)
         ttft = [s.ttft_ms for s in ok if s.ttft_ms is not None]
         e2e = [s.e2e_ms for s in ok]
         itl = [v for s in ok if (v := s.itl_ms) is not None]
