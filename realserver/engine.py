@@ -1,0 +1,338 @@
+"""One llama.cpp context (a slot) and the token loop that runs in a worker thread.
+
+llama-cpp-python's high-level ``create_completion`` hides the timings Ollama
+reports and cannot be stopped between tokens, so the loop is written here on its
+lower-level pieces (``eval``, the sampler chain, the KV cache): prompt evaluation
+and decoding are timed separately, the cached prefix of the previous request is
+reused, a cancel flag is checked before every token, stop strings are matched on
+text (held back while they might still match), and a full context is shifted
+keeping ``num_keep`` tokens, as Ollama's runner does.
+
+A context is not thread-safe: the scheduler hands each one to one request at a time.
+"""
+
+from __future__ import annotations
+
+import codecs
+import math
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from realserver.options import LoadOptions, SamplingOptions
+
+
+class GenerationCancelledError(Exception):
+    """The client went away; the loop stopped before the next token."""
+
+
+class ContextLengthError(ValueError):
+    """An input does not fit the context and truncation was not allowed."""
+
+
+@dataclass
+class GenerationResult:
+    done_reason: str
+    prompt_eval_count: int
+    prompt_eval_duration: int  # ns
+    eval_count: int
+    eval_duration: int  # ns
+    context: list[int] = field(default_factory=list)
+
+
+# Process-wide llama.cpp switch, set from the server settings at start.
+_backend = {"extra_buffers": False}
+
+
+def use_extra_buffers(enabled: bool) -> None:
+    """Whether llama.cpp may repack CPU weights into its extra buffer types (AMX...).
+
+    llama-cpp-python offers no argument for ``use_extra_bufts``, so the default model
+    parameters it starts from are wrapped. Off by default: the AMX kernels crash on
+    batched prompt evaluation in some VMs that advertise AMX (this build machine).
+    """
+    import importlib
+
+    bindings: Any = importlib.import_module("llama_cpp.llama").llama_cpp
+    original = getattr(bindings, "_harness_original_default_params", None)
+    if original is None:
+        original = bindings.llama_model_default_params
+        bindings._harness_original_default_params = original
+
+    def default_params() -> Any:
+        params = original()
+        params.use_extra_bufts = enabled
+        return params
+
+    bindings.llama_model_default_params = default_params
+    _backend["extra_buffers"] = enabled
+
+
+def default_threads() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+
+class StopMatcher:
+    """Emit text as it comes, except a tail that may still become a stop string."""
+
+    def __init__(self, stops: tuple[str, ...]) -> None:
+        self.stops = tuple(s for s in stops if s)
+        self.pending = ""
+
+    def feed(self, text: str) -> tuple[str, bool]:
+        """(text safe to emit, whether a stop string was reached)."""
+        self.pending += text
+        if not self.stops:
+            out, self.pending = self.pending, ""
+            return out, False
+        hits = [(self.pending.find(s), s) for s in self.stops if s in self.pending]
+        if hits:
+            at = min(index for index, _ in hits)
+            out = self.pending[:at]
+            self.pending = ""
+            return out, True
+        hold = 0
+        for stop in self.stops:
+            for size in range(min(len(stop) - 1, len(self.pending)), hold, -1):
+                if stop.startswith(self.pending[-size:]):
+                    hold = size
+                    break
+        out = self.pending[: len(self.pending) - hold]
+        self.pending = self.pending[len(out) :]
+        return out, False
+
+    def flush(self) -> str:
+        out, self.pending = self.pending, ""
+        return out
+
+
+class LlamaContext:
+    """A loaded GGUF with one llama.cpp context."""
+
+    def __init__(self, model_path: Path, load: LoadOptions, block_count: int, embedding: bool):
+        from llama_cpp import LLAMA_POOLING_TYPE_MEAN, Llama
+
+        use_extra_buffers(_backend["extra_buffers"])
+        self.load = load
+        self.embedding = embedding
+        threads = load.num_thread or default_threads()
+        kwargs: dict[str, Any] = {
+            "model_path": str(model_path),
+            "n_ctx": load.num_ctx,
+            "n_batch": load.num_batch,
+            "n_gpu_layers": load.n_gpu_layers(block_count),
+            "main_gpu": load.main_gpu,
+            "use_mmap": load.use_mmap,
+            "n_threads": threads,
+            "n_threads_batch": threads,
+            "verbose": False,
+        }
+        if embedding:
+            # Mean pooling needs a whole sequence in one micro-batch.
+            kwargs.update(
+                embedding=True,
+                pooling_type=LLAMA_POOLING_TYPE_MEAN,
+                n_batch=load.num_ctx,
+                n_ubatch=load.num_ctx,
+            )
+        self.llm: Any = Llama(**kwargs)
+        self.n_ctx = self.llm.n_ctx()
+        self.lock = threading.Lock()
+        self._vocab = self.llm._model.vocab
+        self._pieces: dict[int, bytes] = {}
+
+    # -- tokens ------------------------------------------------------------------
+    def tokenize(self, text: str, add_special: bool = True) -> list[int]:
+        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=add_special, special=True))
+
+    def detokenize(self, tokens: list[int]) -> str:
+        return str(self.llm.detokenize(tokens).decode("utf-8", "replace"))
+
+    def piece(self, token: int) -> bytes:
+        """The bytes of one token (cached: the vocabulary never changes)."""
+        cached = self._pieces.get(token)
+        if cached is None:
+            import ctypes
+
+            import llama_cpp
+
+            buffer = ctypes.create_string_buffer(64)
+            size = llama_cpp.llama_token_to_piece(self._vocab, token, buffer, 64, 0, False)
+            if size < 0:
+                buffer = ctypes.create_string_buffer(-size)
+                size = llama_cpp.llama_token_to_piece(self._vocab, token, buffer, -size, 0, False)
+            cached = buffer.raw[:size]
+            self._pieces[token] = cached
+        return cached
+
+    def is_eog(self, token: int) -> bool:
+        import llama_cpp
+
+        return bool(llama_cpp.llama_vocab_is_eog(self._vocab, token))
+
+    # -- generation ----------------------------------------------------------------
+    def truncate_prompt(self, tokens: list[int], num_keep: int) -> list[int]:
+        """Ollama's rule: keep the first num_keep tokens and the newest that fit."""
+        if len(tokens) < self.n_ctx:
+            return tokens
+        keep = max(0, min(num_keep, self.n_ctx // 2))
+        room = self.n_ctx - 1 - keep
+        return tokens[:keep] + tokens[len(tokens) - room :]
+
+    def generate(
+        self,
+        prompt: list[int],
+        sampling: SamplingOptions,
+        emit: Callable[[str], None],
+        cancelled: threading.Event,
+        grammar: Any = None,
+    ) -> GenerationResult:
+        llm = self.llm
+        prompt = self.truncate_prompt(prompt, sampling.num_keep) or [llm.token_bos()]
+        llm.last_n_tokens_size = sampling.repeat_last_n if sampling.repeat_last_n >= 0 else 0
+        if sampling.repeat_last_n == -1:
+            llm.last_n_tokens_size = self.n_ctx
+        import llama_cpp
+
+        llm.set_seed(sampling.seed if sampling.seed >= 0 else llama_cpp.LLAMA_DEFAULT_SEED)
+        sampler = llm._init_sampler(
+            top_k=sampling.top_k,
+            top_p=sampling.top_p,
+            min_p=sampling.min_p,
+            typical_p=sampling.typical_p,
+            temp=sampling.temperature,
+            repeat_penalty=sampling.repeat_penalty,
+            frequency_penalty=sampling.frequency_penalty,
+            presence_penalty=sampling.presence_penalty,
+            grammar=grammar,
+        )
+        start = time.perf_counter_ns()
+        self._eval_prompt(prompt, cancelled)
+        prompt_done = time.perf_counter_ns()
+
+        matcher = StopMatcher(sampling.stop)
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        generated: list[int] = []
+        limit = sampling.num_predict
+        done_reason = "stop"
+        stopped = False
+        while True:
+            if cancelled.is_set():
+                raise GenerationCancelledError()
+            token = sampler.sample(llm._ctx, -1)
+            if self.is_eog(token):
+                break
+            generated.append(token)
+            piece = decoder.decode(self.piece(token))
+            text, stopped = matcher.feed(piece)
+            if text:
+                emit(text)
+            if stopped:
+                break
+            if limit >= 0 and len(generated) >= limit:
+                done_reason = "length"
+                break
+            if llm.n_tokens >= self.n_ctx and (limit == -2 or not self._shift(sampling.num_keep)):
+                done_reason = "length"
+                break
+            llm.eval([token])
+        if done_reason != "stop" or not stopped:
+            # Text held back for a stop string that never completed is output after all.
+            tail = matcher.flush() + decoder.decode(b"", final=True)
+            if tail:
+                emit(tail)
+        end = time.perf_counter_ns()
+        return GenerationResult(
+            done_reason=done_reason,
+            prompt_eval_count=len(prompt),
+            prompt_eval_duration=prompt_done - start,
+            eval_count=len(generated),
+            eval_duration=max(end - prompt_done, 1),
+            context=[*prompt, *generated],
+        )
+
+    def _eval_prompt(self, prompt: list[int], cancelled: threading.Event) -> None:
+        llm = self.llm
+        common = 0
+        cached = llm._input_ids
+        for a, b in zip(cached, prompt, strict=False):
+            if a != b:
+                break
+            common += 1
+        # At least the last prompt token is evaluated again: its logits drive sampling.
+        reuse = min(common, len(prompt) - 1)
+        if reuse > 0 and llm._ctx.kv_cache_seq_rm(-1, reuse, -1):
+            llm.n_tokens = reuse
+        else:
+            llm.reset()
+            llm._ctx.kv_cache_clear()
+            reuse = 0
+        rest = prompt[reuse:]
+        step = max(1, llm.n_batch)
+        for at in range(0, len(rest), step):
+            if cancelled.is_set():
+                raise GenerationCancelledError()
+            llm.eval(rest[at : at + step])
+
+    def _shift(self, num_keep: int) -> bool:
+        """Drop half of the context after num_keep tokens (Ollama's context shift)."""
+        llm = self.llm
+        keep = max(0, min(num_keep, llm.n_tokens - 2))
+        discard = (llm.n_tokens - keep) // 2
+        if discard <= 0:
+            return False
+        ctx = llm._ctx
+        if not ctx.kv_cache_seq_rm(0, keep, keep + discard):
+            return False
+        ctx.kv_cache_seq_shift(0, keep + discard, llm.n_tokens, -discard)
+        ids = llm.input_ids
+        ids[keep : llm.n_tokens - discard] = ids[keep + discard : llm.n_tokens].copy()
+        llm.n_tokens -= discard
+        return True
+
+    # -- embeddings --------------------------------------------------------------------
+    def embed(self, tokens: list[int]) -> list[float]:
+        """Mean-pooled hidden state of one sequence (not normalised)."""
+        import llama_cpp
+
+        llm = self.llm
+        llm._batch.reset()
+        llm._batch.add_sequence(tokens, 0, True)
+        llm._ctx.kv_cache_clear()
+        llm._ctx.decode(llm._batch)
+        pointer = llama_cpp.llama_get_embeddings_seq(llm._ctx.ctx, 0)
+        vector = [float(x) for x in pointer[: llm.n_embd()]]
+        llm._batch.reset()
+        llm._ctx.kv_cache_clear()
+        llm.reset()
+        return vector
+
+    # -- memory ------------------------------------------------------------------------
+    def weights_bytes(self) -> int:
+        import llama_cpp
+
+        return int(llama_cpp.llama_model_size(self.llm._model.model))
+
+    def kv_bytes(self, info_layers: int, kv_width: int) -> int:
+        # f16 keys and values for every layer and every position of the context.
+        return self.n_ctx * info_layers * kv_width * 2 * 2
+
+    def close(self) -> None:
+        self.llm.close()
+
+
+def normalize(vector: list[float]) -> list[float]:
+    norm = math.sqrt(sum(x * x for x in vector))
+    return [x / norm for x in vector] if norm > 0 else vector
+
+
+def gpu_offload_supported() -> bool:
+    try:
+        import llama_cpp
+    except ImportError:
+        return False
+    return bool(llama_cpp.llama_supports_gpu_offload())

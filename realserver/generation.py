@@ -1,0 +1,105 @@
+"""Run one generation on a leased slot and hand its text to the event loop.
+
+The worker thread pushes each piece of text with ``call_soon_threadsafe``; the
+async iterator returned by :func:`generate_stream` yields those pieces and finally
+the :class:`GenerationResult`. Leaving the iterator early (client gone, error)
+sets the cancel flag, which the token loop checks before every token; the slot is
+released by the worker future's completion, i.e. only once the thread has stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from ollama_harness.errors import ApiError
+from realserver.engine import GenerationResult, LlamaContext
+from realserver.options import SamplingOptions
+from realserver.scheduler import Lease, Scheduler
+
+_DONE = object()
+_background: set[asyncio.Task[None]] = set()
+
+
+def grammar_for(format_value: Any) -> Any:
+    """A llama.cpp grammar for ``format``: "json", a JSON schema, or None."""
+    if format_value in (None, "", "null"):
+        return None
+    from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar
+
+    if format_value == "json":
+        return LlamaGrammar.from_string(JSON_GBNF, verbose=False)
+    if isinstance(format_value, dict):
+        try:
+            return LlamaGrammar.from_json_schema(json.dumps(format_value), verbose=False)
+        except Exception as exc:  # the converter raises bare Exceptions and ValueErrors
+            raise ApiError(400, f"invalid JSON schema in format: {exc}") from exc
+    raise ApiError(400, f"invalid format: {json.dumps(format_value)}")
+
+
+class GenerationJob:
+    """A generation running in a worker thread, started at construction.
+
+    Iterate it for text pieces and, last, the :class:`GenerationResult`. Call
+    :meth:`cancel` when the consumer goes away (iterating to the end or leaving the
+    ``async for`` early does it too). The slot is released when the thread ends.
+    """
+
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        lease: Lease,
+        prompt: Callable[[LlamaContext], list[int]],
+        sampling: SamplingOptions,
+        grammar: Any = None,
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._cancelled = threading.Event()
+        queue = self._queue
+
+        def emit(text: str) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, text)
+
+        def work() -> GenerationResult:
+            # Tokenizing happens here too, so a long prompt never stalls the event loop.
+            context = lease.context
+            with context.lock:
+                tokens = prompt(context)
+                return context.generate(tokens, sampling, emit, self._cancelled, grammar)
+
+        self._future = loop.run_in_executor(scheduler.executor, work)
+
+        def finished(_: asyncio.Future[GenerationResult]) -> None:
+            queue.put_nowait(_DONE)
+            task = loop.create_task(scheduler.release(lease))
+            _background.add(task)
+            task.add_done_callback(_background.discard)
+
+        self._future.add_done_callback(finished)
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+    async def __aiter__(self) -> AsyncIterator[str | GenerationResult]:
+        try:
+            while True:
+                item = await self._queue.get()
+                if item is _DONE:
+                    yield self._future.result()
+                    return
+                yield item
+        finally:
+            self._cancelled.set()
+
+    async def collect(self) -> tuple[str, GenerationResult]:
+        """The whole text and result (non-streamed answers)."""
+        parts: list[str] = []
+        async for item in self:
+            if isinstance(item, GenerationResult):
+                return "".join(parts), item
+            parts.append(item)
+        raise RuntimeError("generation ended without a result")

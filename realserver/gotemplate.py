@@ -1,0 +1,649 @@
+"""A Go ``text/template`` renderer for Ollama's prompt templates.
+
+Ollama keeps each model's prompt format as a Go template (the TEMPLATE of a
+Modelfile). This module parses and executes the subset those templates use:
+
+* actions ``{{ pipeline }}`` with whitespace trimming ``{{-`` / ``-}}`` and
+  comments ``{{/* ... */}}``;
+* ``if`` / ``else if`` / ``else`` / ``end``, ``range`` (with ``$i, $x :=`` and
+  ``else``), ``with`` (and ``else``), ``break`` / ``continue``;
+* fields ``.A.B``, variables ``$`` and ``$x`` (declared with ``:=``, set with
+  ``=``), literals, parenthesised pipelines and ``|`` pipes;
+* the functions ``and or not eq ne lt le gt ge len index slice print printf
+  println json`` plus Ollama's ``currentDate`` and ``yesterdayDate``.
+
+Semantics follow Go: truthiness (zero values are false), ``and``/``or`` return
+one of their arguments and short-circuit, ``eq`` compares its first argument with
+every other one, and printing a value with a ``__str__`` (Ollama's tool types
+print as JSON) uses it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class TemplateError(ValueError):
+    """A template that does not parse, or fails while executing."""
+
+
+# -- lexing --------------------------------------------------------------------
+
+_ACTION_RE = re.compile(r"\{\{(-[ \t\r\n])?(.*?)([ \t\r\n]-)?\}\}", re.DOTALL)
+_TOKEN_RE = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<string>"(?:[^"\\]|\\.)*")
+  | (?P<raw>`[^`]*`)
+  | (?P<char>'(?:[^'\\]|\\.)')
+  | (?P<number>[-+]?(?:0[xX][0-9a-fA-F]+|\d+\.\d*(?:[eE][-+]?\d+)?|\.\d+|\d+(?:[eE][-+]?\d+)?))
+  | (?P<declare>:=)
+  | (?P<assign>=)
+  | (?P<field>(?:\.[A-Za-z_][A-Za-z0-9_]*)+|\.)
+  | (?P<variable>\$[A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
+  | (?P<ident>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
+  | (?P<pipe>\|)
+  | (?P<lparen>\()
+  | (?P<rparen>\)(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
+  | (?P<comma>,)
+    """,
+    re.VERBOSE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    kind: str
+    text: str
+
+
+def _tokenize(source: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    pos = 0
+    while pos < len(source):
+        match = _TOKEN_RE.match(source, pos)
+        if match is None:
+            raise TemplateError(f"unexpected {source[pos]!r} in action {source.strip()!r}")
+        kind = match.lastgroup or ""
+        if kind != "ws":
+            tokens.append(_Token(kind, match.group()))
+        pos = match.end()
+    return tokens
+
+
+# -- the parse tree ------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Text:
+    text: str
+
+
+@dataclass(slots=True)
+class _Operand:
+    """One argument: a literal, a field chain, a variable, a function name or a
+    parenthesised pipeline (optionally followed by a field chain)."""
+
+    kind: str  # literal | field | variable | ident | pipeline
+    value: Any = None
+    chain: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class _Command:
+    args: list[_Operand]
+
+
+@dataclass(slots=True)
+class _Pipeline:
+    commands: list[_Command]
+    variables: list[str] = field(default_factory=list)
+    declare: bool = True  # ':=' declares, '=' assigns
+
+
+@dataclass(slots=True)
+class _Action:
+    pipeline: _Pipeline
+
+
+@dataclass(slots=True)
+class _Branch:
+    kind: str  # if | range | with
+    pipeline: _Pipeline
+    body: list[Any]
+    otherwise: list[Any]
+
+
+@dataclass(slots=True)
+class _Loop:
+    kind: str  # break | continue
+
+
+class _BreakError(Exception):
+    pass
+
+
+class _ContinueError(Exception):
+    pass
+
+
+def _unquote(token: _Token) -> Any:
+    if token.kind == "string":
+        return json.loads(token.text.replace("\\'", "'"))
+    if token.kind == "raw":
+        return token.text[1:-1]
+    if token.kind == "char":
+        return ord(json.loads('"' + token.text[1:-1] + '"'))
+    text = token.text
+    if re.fullmatch(r"[-+]?0[xX][0-9a-fA-F]+", text):
+        return int(text, 16)
+    if re.fullmatch(r"[-+]?\d+", text):
+        return int(text)
+    return float(text)
+
+
+class _Parser:
+    """Recursive descent over actions; text between actions becomes _Text nodes."""
+
+    def __init__(self, source: str) -> None:
+        self.items = self._split(source)
+        self.pos = 0
+
+    @staticmethod
+    def _split(source: str) -> list[tuple[str, Any]]:
+        items: list[tuple[str, Any]] = []
+        pos = 0
+        trim_next = False
+        for match in _ACTION_RE.finditer(source):
+            text = source[pos : match.start()]
+            if trim_next:
+                text = text.lstrip()
+            if match.group(1):
+                text = text.rstrip()
+            if text:
+                items.append(("text", text))
+            body = match.group(2)
+            stripped = body.strip()
+            if not (stripped.startswith("/*") and stripped.endswith("*/")):
+                items.append(("action", stripped))
+            trim_next = bool(match.group(3))
+            pos = match.end()
+        tail = source[pos:]
+        if "{{" in tail:
+            raise TemplateError("unclosed action")
+        if trim_next:
+            tail = tail.lstrip()
+        if tail:
+            items.append(("text", tail))
+        return items
+
+    def parse(self) -> list[Any]:
+        nodes, end = self._list()
+        if end is not None:
+            raise TemplateError(f"unexpected {{{{{end}}}}}")
+        return nodes
+
+    def _list(self) -> tuple[list[Any], str | None]:
+        """Nodes up to an ``end`` / ``else ...`` (returned as the second item)."""
+        nodes: list[Any] = []
+        while self.pos < len(self.items):
+            kind, value = self.items[self.pos]
+            self.pos += 1
+            if kind == "text":
+                nodes.append(_Text(value))
+                continue
+            word = value.split(None, 1)[0] if value else ""
+            rest = value[len(word) :].strip()
+            if word in ("end",) or word == "else":
+                return nodes, value
+            if word in ("if", "range", "with"):
+                nodes.append(self._branch(word, rest))
+            elif word in ("break", "continue"):
+                nodes.append(_Loop(word))
+            elif word in ("define", "template", "block"):
+                raise TemplateError(f"{word} is not supported in prompt templates")
+            elif not value:
+                raise TemplateError("missing value for command")
+            else:
+                nodes.append(_Action(self._pipeline(_tokenize(value))))
+        return nodes, None
+
+    def _branch(self, kind: str, header: str) -> _Branch:
+        pipeline = self._pipeline(_tokenize(header))
+        body, end = self._list()
+        otherwise: list[Any] = []
+        if end is None:
+            raise TemplateError(f"unexpected EOF in {kind}")
+        if end.startswith("else"):
+            rest = end[4:].strip()
+            if rest:
+                # "else if ..." / "else with ...": a nested branch closed by the same end
+                word = rest.split(None, 1)[0]
+                if word not in ("if", "with"):
+                    raise TemplateError(f"unexpected {{{{{end}}}}}")
+                otherwise = [self._branch(word, rest[len(word) :].strip())]
+                return _Branch(kind, pipeline, body, otherwise)
+            otherwise, end = self._list()
+            if end != "end":
+                raise TemplateError(f"expected end, got {end!r}")
+        elif end != "end":
+            raise TemplateError(f"unexpected {{{{{end}}}}}")
+        return _Branch(kind, pipeline, body, otherwise)
+
+    def _pipeline(self, tokens: list[_Token]) -> _Pipeline:
+        variables: list[str] = []
+        declare = True
+        # "$x := ...", "$i, $x := ...", "$x = ..."
+        for index, token in enumerate(tokens):
+            if token.kind in ("declare", "assign"):
+                names = [t for t in tokens[:index] if t.kind != "comma"]
+                if not names or any(t.kind != "variable" for t in names):
+                    raise TemplateError("bad variable declaration")
+                variables = [t.text for t in names]
+                declare = token.kind == "declare"
+                tokens = tokens[index + 1 :]
+                break
+        commands: list[_Command] = []
+        current: list[_Operand] = []
+        pos = 0
+        while pos < len(tokens):
+            token = tokens[pos]
+            if token.kind == "pipe":
+                if not current:
+                    raise TemplateError("missing command before |")
+                commands.append(_Command(current))
+                current = []
+                pos += 1
+                continue
+            operand, pos = self._operand(tokens, pos)
+            current.append(operand)
+        if not current:
+            raise TemplateError("missing value for command")
+        commands.append(_Command(current))
+        return _Pipeline(commands, variables, declare)
+
+    def _operand(self, tokens: list[_Token], pos: int) -> tuple[_Operand, int]:
+        token = tokens[pos]
+        if token.kind in ("string", "raw", "char", "number"):
+            return _Operand("literal", _unquote(token)), pos + 1
+        if token.kind == "field":
+            chain = tuple(p for p in token.text.split(".") if p)
+            return _Operand("field", None, chain), pos + 1
+        if token.kind == "variable":
+            name, *rest = token.text.split(".")
+            return _Operand("variable", name, tuple(rest)), pos + 1
+        if token.kind == "ident":
+            name, *rest = token.text.split(".")
+            if name in ("true", "false"):
+                return _Operand("literal", name == "true"), pos + 1
+            if name == "nil":
+                return _Operand("literal", None), pos + 1
+            if rest:
+                raise TemplateError(f"unexpected . after {name}")
+            return _Operand("ident", name), pos + 1
+        if token.kind == "lparen":
+            depth = 1
+            end = pos + 1
+            while end < len(tokens) and depth:
+                if tokens[end].kind == "lparen":
+                    depth += 1
+                elif tokens[end].kind == "rparen":
+                    depth -= 1
+                end += 1
+            if depth:
+                raise TemplateError("unclosed left paren")
+            inner = self._pipeline(tokens[pos + 1 : end - 1])
+            chain = tuple(p for p in tokens[end - 1].text[1:].split(".") if p)
+            return _Operand("pipeline", inner, chain), end
+        raise TemplateError(f"unexpected {token.text!r}")
+
+
+# -- values ----------------------------------------------------------------------
+
+
+def truth(value: Any) -> bool:
+    """Go's truthiness: zero values and empty collections are false."""
+    if value is None or value is False:
+        return False
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int | float):
+        return value != 0
+    if isinstance(value, str | bytes | Sequence | Mapping):
+        return len(value) > 0
+    return True
+
+
+def to_text(value: Any) -> str:
+    """What ``{{ value }}`` prints (fmt's %v for the types templates see)."""
+    if value is None:
+        return "<no value>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float):
+        return format(value, "g") if value != int(value) or abs(value) >= 1e21 else str(int(value))
+    if isinstance(value, Mapping) and type(value).__str__ in (object.__str__, dict.__str__):
+        inner = " ".join(f"{to_text(k)}:{to_text(v)}" for k, v in sorted(value.items()))
+        return f"map[{inner}]"
+    if isinstance(value, list | tuple):
+        return "[" + " ".join(to_text(v) for v in value) + "]"
+    return str(value)
+
+
+def _field(value: Any, name: str) -> Any:
+    if isinstance(value, Mapping):
+        return value.get(name)
+    if value is None:
+        raise TemplateError(f"nil pointer evaluating .{name}")
+    if hasattr(value, name):
+        return getattr(value, name)
+    raise TemplateError(f"can't evaluate field {name} in type {type(value).__name__}")
+
+
+def _compare_kind(value: Any) -> Any:
+    if isinstance(value, bool):
+        return bool
+    if isinstance(value, int | float):
+        return float
+    return type(value)
+
+
+def _eq(first: Any, *others: Any) -> bool:
+    if not others:
+        raise TemplateError("missing argument for comparison")
+    for other in others:
+        if first is not None and other is not None and _compare_kind(first) != _compare_kind(other):
+            raise TemplateError("incompatible types for comparison")
+        if first == other:
+            return True
+    return False
+
+
+def _ordered(op: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
+    def compare(left: Any, right: Any) -> bool:
+        if _compare_kind(left) != _compare_kind(right) or isinstance(left, bool):
+            raise TemplateError("incompatible types for comparison")
+        return op(left, right)
+
+    return compare
+
+
+def _len(value: Any) -> int:
+    if value is None:
+        raise TemplateError("len of nil pointer")
+    try:
+        return len(value)
+    except TypeError:
+        raise TemplateError(f"len of type {type(value).__name__}") from None
+
+
+def _index(value: Any, *keys: Any) -> Any:
+    for key in keys:
+        if isinstance(value, Mapping):
+            value = value.get(key)
+        elif isinstance(value, Sequence) and isinstance(key, int):
+            if not 0 <= key < len(value):
+                raise TemplateError(f"index out of range: {key}")
+            value = value[key]
+        else:
+            raise TemplateError(f"can't index item of type {type(value).__name__}")
+    return value
+
+
+def _slice(value: Any, *bounds: int) -> Any:
+    if len(bounds) > 2 + (not isinstance(value, str)):
+        raise TemplateError("too many slice indexes")
+    start = bounds[0] if bounds else 0
+    stop = bounds[1] if len(bounds) > 1 else len(value)
+    if not 0 <= start <= stop <= len(value):
+        raise TemplateError(f"slice index out of range: {start}:{stop}")
+    return value[start:stop]
+
+
+def _json(value: Any) -> str:
+    return json.dumps(_plain(value), separators=(",", ":"), ensure_ascii=False)
+
+
+def _plain(value: Any) -> Any:
+    """Template values as JSON-ready data (objects expose ``to_json``)."""
+    to_json = getattr(value, "to_json", None)
+    if callable(to_json):
+        return to_json()
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+_PRINTF_RE = re.compile(r"%([-+# 0]*\d*(?:\.\d+)?)([vsdqfgtxe%])")
+
+
+def _printf(fmt: str, *args: Any) -> str:
+    values = iter(args)
+
+    def replace(match: re.Match[str]) -> str:
+        flags, verb = match.groups()
+        if verb == "%":
+            return "%"
+        value = next(values, None)
+        if verb in ("v", "s", "t"):
+            return f"{to_text(value):{flags}}" if flags else to_text(value)
+        if verb == "q":
+            return json.dumps(to_text(value))
+        return f"%{flags}{verb}" % value
+
+    return _PRINTF_RE.sub(replace, fmt)
+
+
+def _go_print(*args: Any) -> str:
+    # fmt.Sprint puts spaces between operands when neither is a string.
+    out = ""
+    for index, arg in enumerate(args):
+        if index and not isinstance(arg, str) and not isinstance(args[index - 1], str):
+            out += " "
+        out += to_text(arg)
+    return out
+
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "eq": _eq,
+    "ne": lambda a, b: not _eq(a, b),
+    "lt": _ordered(lambda a, b: a < b),
+    "le": _ordered(lambda a, b: a <= b),
+    "gt": _ordered(lambda a, b: a > b),
+    "ge": _ordered(lambda a, b: a >= b),
+    "not": lambda value: not truth(value),
+    "len": _len,
+    "index": _index,
+    "slice": _slice,
+    "print": _go_print,
+    "println": lambda *args: " ".join(to_text(a) for a in args) + "\n",
+    "printf": _printf,
+    "json": _json,
+    "currentDate": lambda: _dt.date.today().isoformat(),
+    "yesterdayDate": (_dt.date.today() - _dt.timedelta(days=1)).isoformat,
+}
+_LAZY = ("and", "or")
+
+
+# -- execution ---------------------------------------------------------------------
+
+
+class _State:
+    def __init__(self, root: Any) -> None:
+        self.scopes: list[dict[str, Any]] = [{"$": root}]
+        self.out: list[str] = []
+
+    def lookup(self, name: str) -> Any:
+        for scope in reversed(self.scopes):
+            if name in scope:
+                return scope[name]
+        raise TemplateError(f'undefined variable "{name}"')
+
+    def assign(self, name: str, value: Any) -> None:
+        for scope in reversed(self.scopes):
+            if name in scope:
+                scope[name] = value
+                return
+        raise TemplateError(f'undefined variable "{name}"')
+
+
+class Template:
+    """A parsed Go template; :meth:`render` executes it against a data value."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self._nodes = _Parser(source).parse()
+
+    def render(self, data: Any) -> str:
+        state = _State(data)
+        try:
+            self._walk(self._nodes, data, state)
+        except (_BreakError, _ContinueError):
+            raise TemplateError("break or continue outside range") from None
+        return "".join(state.out)
+
+    def uses(self, name: str) -> bool:
+        """Whether a field of this name appears anywhere (``.Tools``, ``.Suffix``)."""
+        return re.search(rf"\.{re.escape(name)}\b", self.source) is not None
+
+    # The walker: dot is the current value of ".".
+    def _walk(self, nodes: list[Any], dot: Any, state: _State) -> None:
+        for node in nodes:
+            if isinstance(node, _Text):
+                state.out.append(node.text)
+            elif isinstance(node, _Action):
+                value = self._pipeline(node.pipeline, dot, state)
+                if not node.pipeline.variables:
+                    state.out.append(to_text(value))
+            elif isinstance(node, _Branch):
+                self._branch(node, dot, state)
+            elif isinstance(node, _Loop):
+                raise _BreakError() if node.kind == "break" else _ContinueError()
+
+    def _scoped(self, nodes: list[Any], dot: Any, state: _State, scope: dict[str, Any]) -> None:
+        state.scopes.append(scope)
+        try:
+            self._walk(nodes, dot, state)
+        finally:
+            state.scopes.pop()
+
+    def _branch(self, node: _Branch, dot: Any, state: _State) -> None:
+        scope: dict[str, Any] = {}
+        state.scopes.append(scope)
+        try:
+            if node.kind == "range":
+                self._range(node, dot, state)
+                return
+            value = self._pipeline(node.pipeline, dot, state)
+            if truth(value):
+                self._scoped(node.body, value if node.kind == "with" else dot, state, {})
+            else:
+                self._scoped(node.otherwise, dot, state, {})
+        finally:
+            state.scopes.pop()
+
+    def _range(self, node: _Branch, dot: Any, state: _State) -> None:
+        pipeline = node.pipeline
+        value = self._pipeline(_Pipeline(pipeline.commands), dot, state)
+        if isinstance(value, Mapping):
+            items: list[tuple[Any, Any]] = sorted(value.items())
+        elif isinstance(value, int) and not isinstance(value, bool):
+            items = [(i, i) for i in range(value)]
+        elif value is None:
+            items = []
+        elif isinstance(value, Sequence) and not isinstance(value, str):
+            items = list(enumerate(value))
+        else:
+            raise TemplateError(f"range can't iterate over {to_text(value)}")
+        if not items:
+            self._scoped(node.otherwise, dot, state, {})
+            return
+        names = pipeline.variables
+        for key, element in items:
+            scope: dict[str, Any] = {}
+            if len(names) == 1:
+                scope[names[0]] = element
+            elif len(names) == 2:
+                scope[names[0]], scope[names[1]] = key, element
+            try:
+                self._scoped(node.body, element, state, scope)
+            except _BreakError:
+                break
+            except _ContinueError:
+                continue
+
+    def _pipeline(self, pipeline: _Pipeline, dot: Any, state: _State) -> Any:
+        value: Any = _NOTHING
+        for command in pipeline.commands:
+            value = self._command(command, dot, state, value)
+        if pipeline.variables:
+            if pipeline.declare:
+                state.scopes[-1][pipeline.variables[-1]] = value
+            else:
+                state.assign(pipeline.variables[-1], value)
+        return value
+
+    def _command(self, command: _Command, dot: Any, state: _State, piped: Any) -> Any:
+        first, *rest = command.args
+        if first.kind == "ident":
+            name = first.value
+            if name in _LAZY:
+                return self._lazy(name, rest, dot, state, piped)
+            function = FUNCTIONS.get(name)
+            if function is None:
+                raise TemplateError(f'function "{name}" not defined')
+            args = [self._operand(arg, dot, state) for arg in rest]
+            if piped is not _NOTHING:
+                args.append(piped)
+            try:
+                return function(*args)
+            except TemplateError:
+                raise
+            except (TypeError, ValueError) as exc:
+                raise TemplateError(f"error calling {name}: {exc}") from None
+        if rest or piped is not _NOTHING:
+            raise TemplateError("can't give argument to non-function")
+        return self._operand(first, dot, state)
+
+    def _lazy(self, name: str, args: list[_Operand], dot: Any, state: _State, piped: Any) -> Any:
+        if not args and piped is _NOTHING:
+            raise TemplateError(f"wrong number of args for {name}")
+        result: Any = None
+        operands: list[_Operand | None] = [*args, *([None] if piped is not _NOTHING else [])]
+        for operand in operands:
+            # Evaluated one at a time: and/or stop at the first deciding value.
+            result = piped if operand is None else self._operand(operand, dot, state)
+            if truth(result) == (name == "or"):
+                return result
+        return result
+
+    def _operand(self, operand: _Operand, dot: Any, state: _State) -> Any:
+        if operand.kind == "literal":
+            return operand.value
+        if operand.kind == "field":
+            value = dot
+        elif operand.kind == "variable":
+            value = state.lookup(operand.value)
+        elif operand.kind == "pipeline":
+            value = self._pipeline(operand.value, dot, state)
+        else:  # a function name used as a value: call it without arguments
+            return self._command(_Command([operand]), dot, state, _NOTHING)
+        for name in operand.chain:
+            value = _field(value, name)
+        return value
+
+
+_NOTHING: Any = object()
+
+
+def render(source: str, data: Any) -> str:
+    return Template(source).render(data)

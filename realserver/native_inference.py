@@ -1,0 +1,480 @@
+"""``/api/generate``, ``/api/chat``, ``/api/embed`` and ``/api/embeddings``.
+
+Each handler follows Ollama's order: decode and validate the body, resolve the
+model (404, never another model), check capabilities (400), handle the empty
+prompt (load / unload), build the prompt from the template, lease a slot, and
+answer as NDJSON (default) or one JSON object (``"stream": false``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ollama_harness.durations import DurationError, parse_keep_alive
+from ollama_harness.errors import ApiError
+from realserver import options as opts
+from realserver.catalog import ModelRecord
+from realserver.engine import (
+    ContextLengthError,
+    GenerationCancelledError,
+    GenerationResult,
+    LlamaContext,
+    normalize,
+)
+from realserver.generation import GenerationJob, grammar_for
+from realserver.gotemplate import Template, TemplateError
+from realserver.http import (
+    NDJSON,
+    JSONResponse,
+    StreamResponse,
+    dumps,
+    now_rfc3339,
+    read_body,
+    watch_disconnect,
+)
+from realserver.prompt import (
+    Message,
+    Tool,
+    ToolCall,
+    message_from_json,
+    render_jinja,
+    render_messages,
+    render_suffix,
+    tool_from_json,
+)
+from realserver.scheduler import Lease
+from realserver.state import ServerState
+from realserver.toolcalls import ToolCallParser, tool_call_prefix
+
+# -- shared steps -----------------------------------------------------------------
+
+
+def keep_alive_of(body: dict[str, Any]) -> float | str | None:
+    """The request's keep_alive in seconds (None: forever), or "default"."""
+    if "keep_alive" not in body or body["keep_alive"] is None:
+        return "default"
+    try:
+        return parse_keep_alive(body["keep_alive"])
+    except DurationError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+def require(record: ModelRecord, model: str, capability: str, what: str | None = None) -> None:
+    if capability not in record.capabilities:
+        raise ApiError(400, f'"{model}" does not support {what or capability}')
+
+
+def check_think(record: ModelRecord, model: str, think: Any) -> None:
+    if think not in (None, False) and "thinking" not in record.capabilities:
+        raise ApiError(400, f'"{model}" does not support thinking')
+
+
+def load_and_sampling(
+    state: ServerState, record: ModelRecord, body: dict[str, Any]
+) -> tuple[opts.LoadOptions, opts.SamplingOptions]:
+    merged = opts.merge(state.base_options(), record.parameters, body.get("options"))
+    return opts.split(merged, record.gguf.context_length)
+
+
+def metrics(started: int, lease: Lease, result: GenerationResult) -> dict[str, int]:
+    values = {
+        "total_duration": time.perf_counter_ns() - started,
+        "load_duration": lease.load_duration,
+        "prompt_eval_count": result.prompt_eval_count,
+        "prompt_eval_duration": result.prompt_eval_duration,
+        "eval_count": result.eval_count,
+        "eval_duration": result.eval_duration,
+    }
+    return {key: value for key, value in values.items() if value}  # omitempty
+
+
+def conversation_prompt(
+    record: ModelRecord,
+    template: Template | None,
+    messages: list[Message],
+    tools: list[Tool] | None,
+) -> Callable[[LlamaContext], list[int]]:
+    """The prompt builder run in the worker (it tokenizes with the slot's vocabulary)."""
+    text = render_messages(template, messages, tools) if template is not None else ""
+
+    def build(context: LlamaContext) -> list[int]:
+        rendered = text
+        if template is None and record.jinja_template is not None:
+            vocab = context.llm
+            rendered = render_jinja(
+                record.jinja_template,
+                messages,
+                tools,
+                bos_token=vocab.detokenize([vocab.token_bos()]).decode("utf-8", "replace"),
+                eos_token=vocab.detokenize([vocab.token_eos()]).decode("utf-8", "replace"),
+            )
+        return context.tokenize(rendered)
+
+    return build
+
+
+async def acquire(
+    state: ServerState, record: ModelRecord, load: opts.LoadOptions, keep_alive: Any
+) -> Lease:
+    try:
+        return await state.scheduler.acquire(record, load, keep_alive)
+    except ApiError:
+        raise
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise ApiError(500, f"llama runner failed to load the model: {exc}") from exc
+
+
+async def load_or_unload(
+    state: ServerState, record: ModelRecord, body: dict[str, Any], keep_alive: Any
+) -> str:
+    """The empty-prompt case: "load", or "unload" with keep_alive 0."""
+    if keep_alive == 0:
+        await state.scheduler.unload(record)
+        return "unload"
+    load, _ = load_and_sampling(state, record, body)
+    lease = await acquire(state, record, load, keep_alive)
+    await state.scheduler.release(lease)
+    return "load"
+
+
+async def answer_once(request: Request, job: GenerationJob) -> tuple[str, GenerationResult] | None:
+    """Collect a whole generation; None (and the job cancelled) if the client left."""
+    collect = asyncio.ensure_future(job.collect())
+    gone = asyncio.ensure_future(watch_disconnect(request))
+    try:
+        done, _ = await asyncio.wait({collect, gone}, return_when=asyncio.FIRST_COMPLETED)
+        if collect in done:
+            return collect.result()
+        job.cancel()
+        collect.cancel()
+        return None
+    finally:
+        gone.cancel()
+
+
+def error_line(exc: BaseException) -> bytes:
+    return dumps({"error": f"an error was encountered while running the model: {exc}"}) + b"\n"
+
+
+# -- /api/generate ------------------------------------------------------------------
+
+
+async def generate(request: Request) -> Response:
+    state: ServerState = request.app.state.server
+    started = time.perf_counter_ns()
+    body = await read_body(request, "generate", state.spec)
+    model = body["model"]
+    raw = bool(body.get("raw"))
+    if raw and (body.get("template") or body.get("system") or body.get("context")):
+        raise ApiError(400, "raw mode does not support template, system, or context")
+    record = state.lookup(model, f"model '{model}' not found")
+    require(record, model, "completion", "generate")
+    prompt_text = body.get("prompt") or ""
+    suffix = body.get("suffix") or ""
+    if suffix:
+        require(record, model, "insert")
+    if body.get("images"):
+        require(record, model, "vision")
+    check_think(record, model, body.get("think"))
+    keep_alive = keep_alive_of(body)
+
+    if not prompt_text and not suffix:
+        reason = await load_or_unload(state, record, body, keep_alive)
+        return JSONResponse(
+            {
+                "model": model,
+                "created_at": now_rfc3339(),
+                "response": "",
+                "done": True,
+                "done_reason": reason,
+            }
+        )
+
+    grammar = grammar_for(body.get("format"))
+    load, sampling = load_and_sampling(state, record, body)
+    build = _generate_prompt(record, body, raw, prompt_text, suffix)
+    lease = await acquire(state, record, load, keep_alive)
+    job = GenerationJob(state.scheduler, lease, build, sampling, grammar)
+    with_context = not raw
+
+    def final(result: GenerationResult, text: str) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "model": model,
+            "created_at": now_rfc3339(),
+            "response": text,
+            "done": True,
+            "done_reason": result.done_reason,
+        }
+        if with_context:
+            out["context"] = result.context
+        out.update(metrics(started, lease, result))
+        return out
+
+    if body.get("stream") is False:
+        answered = await answer_once(request, job)
+        if answered is None:
+            return Response(status_code=499)
+        text, result = answered
+        return JSONResponse(final(result, text))
+
+    async def lines() -> AsyncIterator[bytes]:
+        try:
+            async for item in job:
+                if isinstance(item, GenerationResult):
+                    yield dumps(final(item, "")) + b"\n"
+                else:
+                    line = {"model": model, "created_at": now_rfc3339(), "response": item}
+                    line["done"] = False
+                    yield dumps(line) + b"\n"
+        except GenerationCancelledError:
+            return
+        except Exception as exc:  # reported in-band: the status line is already sent
+            yield error_line(exc)
+
+    return StreamResponse(lines(), NDJSON, on_close=job.cancel)  # type: ignore[return-value]
+
+
+def _generate_prompt(
+    record: ModelRecord, body: dict[str, Any], raw: bool, prompt: str, suffix: str
+) -> Callable[[LlamaContext], list[int]]:
+    context_tokens: list[int] = list(body.get("context") or [])
+    if raw:
+        return lambda ctx: [*context_tokens, *ctx.tokenize(prompt)]
+    template: Template | None
+    if body.get("template"):
+        try:
+            template = Template(body["template"])
+        except TemplateError as exc:
+            raise ApiError(400, f"template: {exc}") from None
+    else:
+        template = record.compiled_template()
+    if suffix:
+        if template is None:
+            raise ApiError(400, f'"{body["model"]}" does not support insert')
+        text = render_suffix(template, prompt, suffix)
+        return lambda ctx: [*context_tokens, *ctx.tokenize(text)]
+    messages: list[Message] = []
+    system = body.get("system") or record.system
+    if system:
+        messages.append(Message("system", system))
+    if not context_tokens:
+        messages.extend(message_from_json(m) for m in record.messages)
+    messages.append(Message("user", prompt, list(body.get("images") or [])))
+    try:
+        build = conversation_prompt(record, template, messages, None)
+    except TemplateError as exc:
+        raise ApiError(500, f"template: {exc}") from None
+    if not context_tokens:
+        return build
+    # Continuing a conversation: the old tokens, then the new turn without BOS.
+    text = render_messages(template, messages, None) if template is not None else prompt
+    return lambda ctx: [*context_tokens, *ctx.tokenize(text, add_special=False)]
+
+
+# -- /api/chat ----------------------------------------------------------------------
+
+
+def _tool_call_json(call: ToolCall) -> dict[str, Any]:
+    data = call.to_json()
+    data["id"] = call.ID
+    data["function"]["index"] = call.Function.Index
+    return data
+
+
+async def chat(request: Request) -> Response:
+    state: ServerState = request.app.state.server
+    started = time.perf_counter_ns()
+    body = await read_body(request, "chat", state.spec)
+    model = body["model"]
+    record = state.lookup(model, f"model '{model}' not found")
+    require(record, model, "completion", "chat")
+    raw_messages: list[dict[str, Any]] = list(body.get("messages") or [])
+    tools = [tool_from_json(t) for t in body.get("tools") or []]
+    if tools:
+        require(record, model, "tools")
+    if any(m.get("images") for m in raw_messages):
+        require(record, model, "vision")
+    check_think(record, model, body.get("think"))
+    keep_alive = keep_alive_of(body)
+
+    if not raw_messages:
+        reason = await load_or_unload(state, record, body, keep_alive)
+        return JSONResponse(
+            {
+                "model": model,
+                "created_at": now_rfc3339(),
+                "message": {"role": "assistant", "content": ""},
+                "done_reason": reason,
+                "done": True,
+            }
+        )
+
+    grammar = grammar_for(body.get("format"))
+    load, sampling = load_and_sampling(state, record, body)
+    messages = [message_from_json(m) for m in record.messages]
+    messages += [message_from_json(m) for m in raw_messages]
+    if raw_messages[0].get("role") != "system" and record.system:
+        messages.insert(0, Message("system", record.system))
+    try:
+        build = conversation_prompt(record, record.compiled_template(), messages, tools)
+    except TemplateError as exc:
+        raise ApiError(500, f"template: {exc}") from None
+    parser = (
+        ToolCallParser(tool_call_prefix(record.template), {t.Function.Name for t in tools})
+        if tools
+        else None
+    )
+    lease = await acquire(state, record, load, keep_alive)
+    job = GenerationJob(state.scheduler, lease, build, sampling, grammar)
+
+    def final(result: GenerationResult, message: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "model": model,
+            "created_at": now_rfc3339(),
+            "message": message,
+            "done": True,
+            "done_reason": result.done_reason,
+        }
+        out.update(metrics(started, lease, result))
+        return out
+
+    def calls_json(found: list[ToolCall]) -> list[dict[str, Any]]:
+        for call in found:
+            call.ID = call.ID or f"call_{secrets.token_hex(4)}"
+        return [_tool_call_json(call) for call in found]
+
+    if body.get("stream") is False:
+        answered = await answer_once(request, job)
+        if answered is None:
+            return Response(status_code=499)
+        text, result = answered
+        message: dict[str, Any] = {"role": "assistant", "content": text}
+        if parser is not None:
+            content, _found = parser.feed(text)
+            content += parser.flush()
+            message["content"] = content
+            if parser.calls:
+                message["tool_calls"] = calls_json(parser.calls)
+        return JSONResponse(final(result, message))
+
+    def line(message: dict[str, Any]) -> bytes:
+        data = {"model": model, "created_at": now_rfc3339(), "message": message, "done": False}
+        return dumps(data) + b"\n"
+
+    async def lines() -> AsyncIterator[bytes]:
+        try:
+            async for item in job:
+                if isinstance(item, GenerationResult):
+                    if parser is not None:
+                        rest = parser.flush()
+                        if rest:
+                            yield line({"role": "assistant", "content": rest})
+                    empty = {"role": "assistant", "content": ""}
+                    yield dumps(final(item, empty)) + b"\n"
+                    return
+                if parser is None:
+                    yield line({"role": "assistant", "content": item})
+                    continue
+                content, found = parser.feed(item)
+                if content:
+                    yield line({"role": "assistant", "content": content})
+                if found:
+                    calls = calls_json(found)
+                    yield line({"role": "assistant", "content": "", "tool_calls": calls})
+        except GenerationCancelledError:
+            return
+        except Exception as exc:  # reported in-band: the status line is already sent
+            yield error_line(exc)
+
+    return StreamResponse(lines(), NDJSON, on_close=job.cancel)  # type: ignore[return-value]
+
+
+# -- embeddings -------------------------------------------------------------------------
+
+
+async def embed_texts(
+    state: ServerState,
+    record: ModelRecord,
+    body: dict[str, Any],
+    texts: list[str],
+    *,
+    truncate: bool,
+    normalized: bool,
+) -> tuple[list[list[float]], int, Lease]:
+    """Vectors for ``texts`` on the model's embedding context; (vectors, tokens, lease)."""
+    load, _ = load_and_sampling(state, record, body)
+    lease = await acquire(state, record, load, keep_alive_of(body))
+    try:
+        embedder = await state.scheduler.embedder(lease)
+
+        def work() -> tuple[list[list[float]], int]:
+            vectors, count = [], 0
+            with embedder.lock:
+                for text in texts:
+                    tokens = embedder.tokenize(text)
+                    if len(tokens) > embedder.n_ctx:
+                        if not truncate:
+                            raise ContextLengthError("the input length exceeds the context length")
+                        tokens = tokens[: embedder.n_ctx]
+                    if not tokens:
+                        raise ContextLengthError("input is empty")
+                    count += len(tokens)
+                    vector = embedder.embed(tokens)
+                    vectors.append(normalize(vector) if normalized else vector)
+            return vectors, count
+
+        vectors, count = await state.scheduler.in_thread(work)
+    except ContextLengthError as exc:
+        raise ApiError(400, str(exc)) from None
+    finally:
+        await state.scheduler.release(lease)
+    return vectors, count, lease
+
+
+async def embed(request: Request) -> Response:
+    state: ServerState = request.app.state.server
+    started = time.perf_counter_ns()
+    body = await read_body(request, "embed", state.spec)
+    model = body["model"]
+    record = state.lookup(model, f'model "{model}" not found, try pulling it first')
+    raw_input = body.get("input")
+    texts = [raw_input] if isinstance(raw_input, str) else list(raw_input or [])
+    if not all(isinstance(t, str) for t in texts):
+        raise ApiError(400, "invalid input type")
+    texts = [t for t in texts if t != ""] if isinstance(raw_input, str) else texts
+    if not texts:
+        return JSONResponse({"model": model, "embeddings": []})
+    vectors, count, lease = await embed_texts(
+        state, record, body, texts, truncate=body.get("truncate") is not False, normalized=True
+    )
+    dimensions = body.get("dimensions")
+    if isinstance(dimensions, int) and dimensions > 0:
+        vectors = [normalize(v[:dimensions]) for v in vectors]
+    out: dict[str, Any] = {"model": model, "embeddings": vectors}
+    out["total_duration"] = time.perf_counter_ns() - started
+    if lease.load_duration:
+        out["load_duration"] = lease.load_duration
+    out["prompt_eval_count"] = count
+    return JSONResponse(out)
+
+
+async def embeddings(request: Request) -> Response:
+    state: ServerState = request.app.state.server
+    body = await read_body(request, "embeddings", state.spec)
+    model = body["model"]
+    record = state.lookup(model, f'model "{model}" not found, try pulling it first')
+    prompt = body.get("prompt") or ""
+    if not prompt:
+        await load_or_unload(state, record, body, keep_alive_of(body))
+        return JSONResponse({"embedding": []})
+    vectors, _, _ = await embed_texts(
+        state, record, body, [prompt], truncate=True, normalized=False
+    )
+    return JSONResponse({"embedding": vectors[0]})
