@@ -10,6 +10,7 @@ vision, embedding, thinking) and every model name the seed documents use.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,6 +18,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ollama_harness.names import ModelNameError, parse_model_name
+
+log = logging.getLogger("mockserver")
 
 Capability = Literal["completion", "tools", "insert", "vision", "embedding", "thinking"]
 
@@ -323,6 +326,11 @@ def default_catalogue() -> list[ModelEntry]:
 def load_catalogue(path: str | Path | None) -> list[ModelEntry]:
     """The built-in catalogue, or the one in ``path`` (YAML or JSON; validated)."""
     if path is None:
+        return default_catalogue()
+    if Path(path).is_dir():
+        # Real Ollama reads OLLAMA_MODELS as its model store directory; the mock has no
+        # use for one, so such a value means "no catalogue file": say so, don't guess.
+        log.warning("OLLAMA_MODELS=%s is a directory, not a catalogue file: using the built-in catalogue", path)
         return default_catalogue()
     text = Path(path).read_text(encoding="utf-8")
     data = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)

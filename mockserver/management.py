@@ -50,7 +50,7 @@ async def _json_or_head(exchange: Exchange, payload: Any) -> None:
 
 
 async def version(exchange: Exchange) -> None:
-    await _json_or_head(exchange, {"version": exchange.state.settings.version})
+    await _json_or_head(exchange, {"version": exchange.state.settings.report_version})
 
 
 def _listing_item(model: InstalledModel, state: MockState) -> Line:

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from ollama_harness.errors import ApiError
+from ollama_harness.errors import ApiError, decode_body
 
 from . import generation, textgen
 from .exchange import Exchange
@@ -121,12 +121,14 @@ def _include_usage(body: dict[str, Any]) -> bool:
 
 async def chat_completions(exchange: Exchange) -> None:
     state = exchange.state
-    body = state.parse(await exchange.request.body(), "openaiChatCompletions")
+    raw = await exchange.request.body()
+    body = decode_body(raw, "openaiChatCompletions")
+    if body.get("messages") == []:  # Ollama's middleware words this one itself
+        raise ApiError(400, "[] is too short - 'messages'")
+    state.validate(raw, "openaiChatCompletions", body)
     name = body.get("model")
     model = _model(exchange, name)
     messages = body.get("messages") or []
-    if not messages:
-        raise ApiError(400, "[] is too short - 'messages'")
     await exchange.preflight(name)
     caps = model.entry.capabilities
     if "completion" not in caps:

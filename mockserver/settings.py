@@ -75,7 +75,7 @@ class MockSettings(BaseSettings):
         le=1 << 30,
         description="bytes of each catalogue model's weights blob in the registry and in pulls",
     )
-    version: str = Field("0.13.0", description="version reported by /api/version")
+    report_version: str = Field("0.13.0", description="version the mock reports on /api/version")
 
     @model_validator(mode="after")
     def _split_host_port(self) -> MockSettings:

@@ -60,17 +60,20 @@ class MockState:
     def parse(self, raw: bytes, operation_id: str) -> dict[str, Any]:
         """Decode and validate a body against the spec; ApiError as Ollama words it."""
         body: dict[str, Any] = decode_body(raw, operation_id)
+        self.validate(raw, operation_id, body)
+        return body
+
+    def validate(self, raw: bytes, operation_id: str, body: dict[str, Any]) -> None:
         key = (operation_id, raw)
         # Validation is a pure function of the bytes; load tools repeat bodies a lot.
         if key in self._valid_bodies:
-            return body
+            return
         error = request_error(operation_id, body, self.spec.validate_request(operation_id, body))
         if error is not None:
             raise error
         if len(self._valid_bodies) > 4096:
             self._valid_bodies.clear()
         self._valid_bodies[key] = True
-        return body
 
     def lookup(self, raw_name: str) -> InstalledModel | None:
         try:

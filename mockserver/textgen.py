@@ -68,7 +68,7 @@ def sentence_tokens(rng: random.Random, count: int) -> list[str]:
 
 
 def thinking_tokens(rng: random.Random, level: str | bool) -> list[str]:
-    scale = {"low": 1, "medium": 2, "high": 3}.get(str(level), 2)
+    scale = {"low": 1, "medium": 2, "high": 3, "max": 4}.get(str(level), 2)
     count = rng.randint(6, 10) * scale
     words = [rng.choice(_THOUGHTS) for _ in range(count)]
     words[0] = words[0].capitalize()

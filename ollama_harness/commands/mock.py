@@ -1,0 +1,95 @@
+"""``ollama-harness mock``: run the deterministic mock server.
+
+Every field of :class:`mockserver.settings.MockSettings` is a flag; a flag beats
+the ``OLLAMA_*`` environment variable, which beats the default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def register(subparsers: Any) -> None:
+    from mockserver.settings import MockSettings
+
+    parser = subparsers.add_parser(
+        "mock",
+        help="run the deterministic mock Ollama server",
+        description="Run the deterministic mock of the Ollama API. Precedence: flag > "
+        "OLLAMA_<FIELD> environment variable > default. Request headers X-Mock-Timing "
+        "and X-Mock-Fault steer single requests (see README).",
+    )
+    for name, field in MockSettings.model_fields.items():
+        env = f"OLLAMA_{name.upper()}"
+        help_text = f"{field.description} [env {env}]"
+        kwargs: dict[str, Any] = {"dest": name, "default": None, "help": help_text}
+        annotation = field.annotation
+        if name == "clock":
+            kwargs["choices"] = ["real", "fixed"]
+        elif annotation is int:
+            kwargs["type"] = int
+        elif annotation is float:
+            kwargs["type"] = float
+        kwargs["help"] += f" (default: {field.default})"
+        parser.add_argument(_flag(name), **{k: v for k, v in kwargs.items()})
+    parser.add_argument(
+        "--dump-models",
+        action="store_true",
+        help="print the built-in model catalogue as YAML (a template for --models) and exit",
+    )
+    parser.set_defaults(func=run)
+
+
+def build_settings(args: argparse.Namespace) -> Any:
+    from mockserver.settings import MockSettings
+
+    explicit = {
+        name: getattr(args, name)
+        for name in MockSettings.model_fields
+        if getattr(args, name, None) is not None
+    }
+    # Passing flags as init kwargs gives them precedence over the environment.
+    return MockSettings(**explicit)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    if args.dump_models:
+        from mockserver.catalogue import dump_default_catalogue
+
+        sys.stdout.write(dump_default_catalogue())
+        return 0
+    try:
+        settings = build_settings(args)
+    except ValidationError as exc:
+        print(f"invalid settings: {exc}", file=sys.stderr)
+        return 2
+
+    import uvicorn
+
+    from mockserver.app import create_app
+    from mockserver.testing import free_port
+
+    if settings.port == 0:
+        settings.port = free_port(settings.host)
+
+    try:
+        app = create_app(settings)
+    except (OSError, ValueError) as exc:
+        print(f"cannot start the mock: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"mock Ollama on http://{settings.host}:{settings.port} "
+        f"(clock={settings.clock}, {len(app.state.store.models)} models)",
+        file=sys.stderr,
+    )
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+    return 0
