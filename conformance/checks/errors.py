@@ -339,3 +339,33 @@ def non_local_host_refused(t: Target) -> None:
         raise CheckSkipped(f"the server listens on {host}, not loopback")
     ex = t.client.request("GET", "/api/version", headers={"host": "evil.example.com"})
     expect.status(ex, 403)
+
+
+# -- errors after the first byte --
+#: The mock's fault-injection header; other servers ignore it and the check skips.
+FAULT_HEADER = {"X-Mock-Fault": "error-after=2"}
+
+
+def _midstream(t: Target, api: Api) -> None:
+    body = api.body(t.model_with("completion"), "Tell me a story.")
+    body["options"] = t.options_for_inference(8)
+    ex = t.client.post(api.path, body, headers=FAULT_HEADER)
+    if ex.status == 200 and b'"error"' not in ex.body:
+        raise CheckSkipped("the server cannot be made to fail mid-stream (no X-Mock-Fault)")
+    lines = expect.ndjson_lines(ex, api.op, allow_error=True)
+    if "error" not in lines[-1]:
+        raise expect.fail("an injected mid-stream failure did not end with an error line", ex)
+    if any(line.get("done") is True for line in lines):
+        raise expect.fail("a done: true line in a stream that failed", ex)
+
+
+@check("errors", "generate", level="core")
+def generate_midstream_error_framing(t: Target) -> None:
+    """generate failing mid-stream: status 200, a last {"error"} line, no done line."""
+    _midstream(t, GENERATE)
+
+
+@check("errors", "chat", level="core")
+def chat_midstream_error_framing(t: Target) -> None:
+    """chat failing mid-stream: status 200, a last {"error"} line, no done line."""
+    _midstream(t, CHAT)

@@ -1,7 +1,7 @@
 """``ollama-harness check URL``: run the conformance suite against a server.
 
 The suite is a pytest package; this command runs pytest in-process on it with
-the options below (anything after ``--`` goes to pytest as is), so the command
+the options below (``--pytest ARGS`` passes more pytest arguments), so the command
 and ``pytest --pyargs conformance --ollama-url URL`` run exactly the same checks.
 """
 
@@ -55,7 +55,11 @@ def register(subparsers: Any) -> None:
         "-k", dest="keyword", metavar="EXPR", help="only checks whose name matches (pytest -k)"
     )
     parser.add_argument(
-        "pytest_args", nargs="*", metavar="-- PYTEST_ARGS", help="after --: more pytest arguments"
+        "--pytest",
+        dest="pytest_args",
+        default="",
+        metavar="ARGS",
+        help="more pytest arguments, as one string (e.g. --pytest '-x --maxfail 3')",
     )
     parser.set_defaults(func=run_check)
 
@@ -84,10 +88,7 @@ def pytest_arguments(args: argparse.Namespace) -> list[str]:
         argv.append(f"--junitxml={args.junit_xml}")
     if args.keyword:
         argv += ["-k", args.keyword]
-    extra = list(args.pytest_args or [])
-    if extra[:1] == ["--"]:
-        extra = extra[1:]
-    return argv + extra
+    return argv + shlex.split(args.pytest_args or "")
 
 
 class _CommandLine:
