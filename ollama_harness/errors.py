@@ -66,7 +66,10 @@ _MISSING_MODEL: dict[str, tuple[int, str]] = {
 _NAME_FIELDS = ("model", "name", "source", "destination", "from")
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen/slotted: Python must be able to set ``__traceback__`` on a raised
+# exception (a frozen dataclass refuses, and Starlette's handlers then crash).
+# eq=False keeps exceptions hashable by identity, as exceptions usually are.
+@dataclass(eq=False)
 class ApiError(Exception):
     """A request refused before any byte of the answer was sent."""
 
