@@ -140,7 +140,11 @@ class LlamaContext:
                 n_ubatch=load.num_ctx,
             )
         self.llm: Any = Llama(**kwargs)
-        self.n_ctx = self.llm.n_ctx()
+        # llama.cpp may round a context up; the limit a request sees is what it asked for,
+        # and an embedding sequence must also fit one micro-batch.
+        self.n_ctx = min(self.llm.n_ctx(), load.num_ctx)
+        if embedding:
+            self.n_ctx = min(self.n_ctx, self.llm.n_batch)
         self.lock = threading.Lock()
         self._vocab = self.llm._model.vocab
         self._pieces: dict[int, bytes] = {}

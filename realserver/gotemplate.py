@@ -34,7 +34,6 @@ class TemplateError(ValueError):
 
 # -- lexing --------------------------------------------------------------------
 
-_ACTION_RE = re.compile(r"\{\{(-[ \t\r\n])?(.*?)([ \t\r\n]-)?\}\}", re.DOTALL)
 _TOKEN_RE = re.compile(
     r"""
     (?P<ws>\s+)
@@ -60,6 +59,26 @@ _TOKEN_RE = re.compile(
 class _Token:
     kind: str
     text: str
+
+
+def _action_end(source: str, pos: int) -> int:
+    """Index of the ``}}`` closing an action, skipping quoted text and comments."""
+    while pos < len(source):
+        char = source[pos]
+        if source.startswith("}}", pos):
+            return pos
+        if source.startswith("/*", pos):
+            close = source.find("*/", pos + 2)
+            if close < 0:
+                break
+            pos = close + 2
+            continue
+        if char in "\"'`":
+            pos += 1
+            while pos < len(source) and source[pos] != char:
+                pos += 2 if source[pos] == "\\" and char != "`" else 1
+        pos += 1
+    raise TemplateError("unclosed action")
 
 
 def _tokenize(source: str) -> list[_Token]:
@@ -159,23 +178,28 @@ class _Parser:
         items: list[tuple[str, Any]] = []
         pos = 0
         trim_next = False
-        for match in _ACTION_RE.finditer(source):
-            text = source[pos : match.start()]
+        while True:
+            start = source.find("{{", pos)
+            if start < 0:
+                break
+            end = _action_end(source, start + 2)
+            inner = source[start + 2 : end]
+            trim_left = len(inner) > 1 and inner[0] == "-" and inner[1] in " \t\r\n"
+            trim_right = len(inner) > 1 and inner[-1] == "-" and inner[-2] in " \t\r\n"
+            body = inner[1 if trim_left else 0 : len(inner) - 1 if trim_right else len(inner)]
+            text = source[pos:start]
             if trim_next:
                 text = text.lstrip()
-            if match.group(1):
+            if trim_left:
                 text = text.rstrip()
             if text:
                 items.append(("text", text))
-            body = match.group(2)
             stripped = body.strip()
             if not (stripped.startswith("/*") and stripped.endswith("*/")):
                 items.append(("action", stripped))
-            trim_next = bool(match.group(3))
-            pos = match.end()
+            trim_next = trim_right
+            pos = end + 2
         tail = source[pos:]
-        if "{{" in tail:
-            raise TemplateError("unclosed action")
         if trim_next:
             tail = tail.lstrip()
         if tail:

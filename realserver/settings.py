@@ -70,7 +70,7 @@ class RealServerSettings(BaseSettings):
     @classmethod
     def _valid_keep_alive(cls, value: str) -> str:
         try:
-            parse_keep_alive(value)
+            env_keep_alive(value)
         except DurationError as exc:
             raise ValueError(str(exc)) from exc
         return value
@@ -85,10 +85,18 @@ class RealServerSettings(BaseSettings):
         return split_host(self.host)
 
     def keep_alive_seconds(self) -> float | None:
-        return parse_keep_alive(self.keep_alive)
+        return env_keep_alive(self.keep_alive)
 
     def origin_list(self) -> list[str]:
         return [o.strip() for o in self.origins.split(",") if o.strip()]
+
+
+def env_keep_alive(value: str) -> float | None:
+    """OLLAMA_KEEP_ALIVE as Ollama reads it: a Go duration, or else whole seconds."""
+    try:
+        return parse_keep_alive(float(value))
+    except ValueError:
+        return parse_keep_alive(value)
 
 
 def split_host(value: str) -> tuple[str, int]:

@@ -390,6 +390,60 @@ class ModelStore:
                     removed.append(path)
         return removed
 
+    # -- model management: copy, delete, pull (exact bytes, targeted removal) -----
+    def manifest_bytes(self, name: ModelName) -> tuple[StoredModel, bytes] | None:
+        """The stored model and its manifest exactly as written (None when absent)."""
+        path = self._find_manifest_path(name)
+        if path is None:
+            return None
+        try:
+            return self._load(path), path.read_bytes()
+        except (OSError, StoreError):
+            return None
+
+    def write_manifest_bytes(self, name: ModelName, raw: bytes) -> StoredModel:
+        """Write a manifest byte for byte, so a pulled or copied model keeps its digest."""
+        manifest = Manifest.from_bytes(raw)
+        missing = [d for d in sorted(manifest.digests()) if not self.has_blob(d)]
+        if missing:
+            raise StoreError(f"manifest references missing blob {missing[0]}")
+        with self.mutation():
+            path = self._find_manifest_path(name) or self.manifest_path(name)
+            atomic_write(path, raw)
+            return self._load(path)
+
+    def remove_manifest(self, name: ModelName) -> tuple[bool, Manifest | None]:
+        """Remove a name only: (whether it existed, its manifest when readable)."""
+        with self.mutation():
+            path = self._find_manifest_path(name)
+            if path is None:
+                return False, None
+            manifest: Manifest | None
+            try:
+                manifest = Manifest.from_bytes(path.read_bytes())
+            except (OSError, StoreError):
+                manifest = None
+            path.unlink()
+            _prune_empty_dirs(path.parent, self.manifests_dir)
+            _fsync_dir(path.parent if path.parent.is_dir() else self.manifests_dir)
+            return True, manifest
+
+    def remove_layers(self, digests: Iterable[str], keep: Iterable[str] = ()) -> list[str]:
+        """Delete these blobs unless a manifest or ``keep`` (in-flight work) uses them.
+
+        Unlike :meth:`remove_unreferenced` this leaves alone blobs that were uploaded
+        for a create still to come, as Ollama's ``Manifest.RemoveLayers`` does.
+        """
+        with self.mutation():
+            used = set(self.blob_refcounts()) | {normalize_digest(d) for d in keep}
+            removed = []
+            for digest in sorted({normalize_digest(d) for d in digests} - used):
+                path = self.blob_path(digest)
+                if path.is_file():
+                    path.unlink()
+                    removed.append(digest)
+            return removed
+
     def disk_usage(self) -> int:
         return sum(self.blob_path(d).stat().st_size for d in self.iter_blobs())
 

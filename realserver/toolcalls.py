@@ -25,7 +25,7 @@ def tool_call_prefix(template_source: str) -> str:
     """The text a model writes before its calls, read from the template ('' = bare JSON)."""
     match = re.search(r"\.ToolCalls\s*\}\}(.*?)\{\{-?\s*range\s+\.ToolCalls", template_source, re.S)
     if match is not None:
-        prefix = re.sub(r"\{\{.*?\}\}", "", match[1]).strip()
+        prefix = re.sub(r"\{\{.*?\}\}", "", match[1]).strip().rstrip("[").strip()
         if prefix:
             return prefix
     for tag in ("<tool_call>", "[TOOL_CALLS]", "<|python_tag|>", "<function_call>"):
@@ -97,36 +97,31 @@ class ToolCallParser:
         self._done = True
         return buffer, "", False
 
+    def _markup(self) -> tuple[str, ...]:
+        closing = "</" + self.prefix[1:] if self.prefix.startswith("<") else ""
+        return tuple(t for t in (self.prefix, closing, ",", "[", "]") if t)
+
     def _extract(self) -> list[ToolCall]:
         found: list[ToolCall] = []
+        markup = self._markup()
         while True:
+            # Skip what separates calls: whitespace, brackets, commas, open/close tags.
             text = self._buffer.lstrip()
-            if text.startswith("["):
-                text = text[1:].lstrip()
-            text = text.lstrip(",").lstrip()
+            while token := next((t for t in markup if text.startswith(t)), ""):
+                text = text[len(token) :].lstrip()
+            self._buffer = text
             if not text.startswith("{"):
-                self._buffer = text
-                return found
+                return found  # nothing yet, or partial markup: wait for more tokens
             try:
                 data, end = _DECODER.raw_decode(text)
             except ValueError:
-                self._buffer = text  # incomplete: wait for more tokens
-                return found
+                return found  # an incomplete object: wait for more tokens
             call = _call_from(data, self.tool_names, self._count)
             if call is not None:
                 self._count += 1
                 found.append(call)
                 self.calls.append(call)
-            rest = text[end:].lstrip()
-            if rest.startswith("]"):
-                rest = rest[1:]
-            if self.prefix:
-                closing = "</" + self.prefix[1:] if self.prefix.startswith("<") else ""
-                if closing and rest.lstrip().startswith(closing):
-                    rest = rest.lstrip()[len(closing) :]
-                if rest.lstrip().startswith(self.prefix):
-                    rest = rest.lstrip()[len(self.prefix) :]
-            self._buffer = rest
+            self._buffer = text[end:]
 
     def flush(self) -> str:
         """At the end of generation: whatever was held and never became a call."""

@@ -1,0 +1,85 @@
+"""Parts of the token loop that need no model: stop strings, options, settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from realserver import options as opts
+from realserver.engine import StopMatcher
+from realserver.settings import RealServerSettings, split_host
+
+
+def feed_all(matcher: StopMatcher, pieces: list[str]) -> tuple[str, bool]:
+    out = ""
+    for piece in pieces:
+        text, stopped = matcher.feed(piece)
+        out += text
+        if stopped:
+            return out, True
+    return out + matcher.flush(), False
+
+
+def test_stop_string_split_across_tokens_is_cut() -> None:
+    assert feed_all(StopMatcher(("<|im_end|>",)), ["Hi", " there<", "|im_", "end|>more"]) == (
+        "Hi there",
+        True,
+    )
+
+
+def test_partial_stop_is_held_back_then_released() -> None:
+    matcher = StopMatcher(("\n\n",))
+    assert matcher.feed("a\n") == ("a", False)
+    assert matcher.feed("b") == ("\nb", False)
+
+
+def test_earliest_of_several_stops_wins() -> None:
+    assert feed_all(StopMatcher(("END", "x")), ["abxcEND"]) == ("ab", True)
+
+
+def test_no_stops_passes_through() -> None:
+    assert feed_all(StopMatcher(()), ["a", "b"]) == ("ab", False)
+
+
+def test_options_precedence_and_split() -> None:
+    merged = opts.merge(
+        {"num_ctx": 2048},
+        {"stop": ["<|im_end|>"], "temperature": 0.2},
+        {"temperature": 0.0, "num_ctx": 99999, "seed": 7, "unknown": 1},
+    )
+    load, sampling = opts.split(merged, context_length=8192)
+    assert load.num_ctx == 8192  # capped at what the model was trained for
+    assert sampling.temperature == 0.0 and sampling.seed == 7
+    assert sampling.stop == ("<|im_end|>",)
+    assert sampling.top_k == 40 and sampling.repeat_penalty == 1.1  # Ollama's defaults
+    assert opts.LoadOptions(num_gpu=-1).n_gpu_layers(30) == -1
+    assert opts.LoadOptions(num_gpu=99).n_gpu_layers(30) == 31
+
+
+def test_settings_flag_beats_env_beats_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ollama_harness.cli import build_parser
+    from ollama_harness.commands.serve import settings_from
+
+    monkeypatch.setenv("OLLAMA_NUM_PARALLEL", "3")
+    monkeypatch.setenv("OLLAMA_KEEP_ALIVE", "10m")
+    args = build_parser().parse_args(["serve", "--keep-alive", "-1", "--host", ":8080"])
+    settings = settings_from(args)
+    assert settings.num_parallel == 3  # env
+    assert settings.keep_alive_seconds() is None  # flag: negative means forever
+    assert settings.bind() == ("127.0.0.1", 8080)
+    assert settings.max_queue == 512  # default
+    monkeypatch.setenv("OLLAMA_KEEP_ALIVE", "soon")
+    with pytest.raises(ValueError, match="invalid duration"):
+        RealServerSettings()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("127.0.0.1:11434", ("127.0.0.1", 11434)),
+        ("0.0.0.0", ("0.0.0.0", 11434)),
+        ("http://localhost:9/", ("localhost", 9)),
+        ("[::1]:5", ("::1", 5)),
+    ],
+)
+def test_host_forms(text: str, expected: tuple[str, int]) -> None:
+    assert split_host(text) == expected

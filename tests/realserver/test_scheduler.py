@@ -1,0 +1,175 @@
+"""The scheduler with a fake loader: queueing, 503, keep_alive, eviction, reloads.
+
+The contexts here are stand-ins (loading llama.cpp is what the server tests do);
+what is under test is who waits, who gets 503, what stays loaded and for how long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from ollama_harness.errors import ApiError
+from realserver.options import LoadOptions
+from realserver.scheduler import BUSY, FOREVER, Scheduler
+
+
+class FakeContext:
+    def __init__(self, record: Any, load: LoadOptions, embedding: bool) -> None:
+        self.record, self.load, self.embedding = record, load, embedding
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def record(digest: str) -> Any:
+    return SimpleNamespace(digest=digest)
+
+
+def scheduler(**overrides: Any) -> tuple[Scheduler, list[FakeContext]]:
+    made: list[FakeContext] = []
+
+    def loader(rec: Any, load: LoadOptions, embedding: bool) -> FakeContext:
+        context = FakeContext(rec, load, embedding)
+        made.append(context)
+        return context
+
+    settings = {
+        "num_parallel": 1,
+        "max_queue": 4,
+        "max_loaded_models": 2,
+        "default_keep_alive": 300.0,
+    }
+    settings.update(overrides)
+    return Scheduler(loader=loader, **settings), made  # type: ignore[arg-type]
+
+
+LOAD = LoadOptions(num_ctx=512)
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def test_slots_queue_and_busy() -> None:
+    sched, made = scheduler(num_parallel=1, max_queue=1)
+    first = await sched.acquire(record("a"), LOAD)
+    assert first.load_duration > 0
+    waiting = asyncio.create_task(sched.acquire(record("a"), LOAD))
+    await asyncio.sleep(0.01)
+    assert not waiting.done() and sched.waiting == 1
+    with pytest.raises(ApiError) as refused:
+        await sched.acquire(record("a"), LOAD)
+    assert (refused.value.status, refused.value.message) == (503, BUSY)
+    await sched.release(first)
+    second = await asyncio.wait_for(waiting, 1)
+    assert second.load_duration == 0  # already loaded: no load time for this request
+    assert second.context is first.context and len(made) == 1
+    await sched.release(second)
+
+
+async def test_num_parallel_contexts_serve_at_once() -> None:
+    sched, made = scheduler(num_parallel=2)
+    one = await sched.acquire(record("a"), LOAD)
+    two = await asyncio.wait_for(sched.acquire(record("a"), LOAD), 1)
+    assert one.context is not two.context and len(made) == 2
+    await sched.release(one)
+    await sched.release(two)
+
+
+async def test_keep_alive_zero_unloads_at_release() -> None:
+    sched, made = scheduler()
+    lease = await sched.acquire(record("a"), LOAD, keep_alive=0)
+    assert "a" in sched.runners
+    await sched.release(lease)
+    assert sched.runners == {} and made[0].closed
+
+
+async def test_keep_alive_expires_and_negative_never() -> None:
+    sched, made = scheduler()
+    lease = await sched.acquire(record("a"), LOAD, keep_alive=0.05)
+    await sched.release(lease)
+    forever = await sched.acquire(record("b"), LOAD, keep_alive=None)
+    await sched.release(forever)
+    assert sched.runners["b"].expires_at == FOREVER
+    await asyncio.sleep(0.2)
+    assert list(sched.runners) == ["b"]
+    assert made[0].closed and not made[1].closed
+
+
+async def test_server_default_keep_alive_applies_when_request_has_none() -> None:
+    sched, _ = scheduler(default_keep_alive=0.05)
+    await sched.release(await sched.acquire(record("a"), LOAD))
+    await asyncio.sleep(0.2)
+    assert sched.runners == {}
+
+
+async def test_max_loaded_models_evicts_the_idle_one_used_least_recently() -> None:
+    sched, made = scheduler(max_loaded_models=2)
+    await sched.release(await sched.acquire(record("a"), LOAD))
+    await sched.release(await sched.acquire(record("b"), LOAD))
+    await sched.release(await sched.acquire(record("a"), LOAD))  # a is now the fresher
+    await sched.release(await sched.acquire(record("c"), LOAD))
+    assert sorted(sched.runners) == ["a", "c"]
+    assert [c.record.digest for c in made if c.closed] == ["b"]
+
+
+async def test_a_busy_model_is_not_evicted_the_newcomer_waits() -> None:
+    sched, _ = scheduler(max_loaded_models=1)
+    busy = await sched.acquire(record("a"), LOAD)
+    newcomer = asyncio.create_task(sched.acquire(record("b"), LOAD))
+    await asyncio.sleep(0.02)
+    assert not newcomer.done() and list(sched.runners) == ["a"]
+    await sched.release(busy)
+    lease = await asyncio.wait_for(newcomer, 1)
+    assert list(sched.runners) == ["b"]
+    await sched.release(lease)
+
+
+async def test_other_load_options_reload_the_model() -> None:
+    sched, made = scheduler()
+    await sched.release(await sched.acquire(record("a"), LOAD))
+    bigger = LoadOptions(num_ctx=1024)
+    lease = await sched.acquire(record("a"), bigger)
+    assert made[0].closed and made[1].load == bigger
+    await sched.release(lease)
+
+
+async def test_unload_waits_for_running_requests() -> None:
+    sched, made = scheduler()
+    lease = await sched.acquire(record("a"), LOAD)
+    assert await sched.unload(record("a"))
+    assert "a" in sched.runners and not made[0].closed  # still generating
+    await sched.release(lease)
+    assert sched.runners == {} and made[0].closed
+
+
+async def test_cancelled_waiter_leaves_the_queue() -> None:
+    sched, _ = scheduler(max_queue=1)
+    held = await sched.acquire(record("a"), LOAD)
+    waiter = asyncio.create_task(sched.acquire(record("a"), LOAD))
+    await asyncio.sleep(0.01)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert sched.waiting == 0
+    other = asyncio.create_task(sched.acquire(record("a"), LOAD))  # room again: not 503
+    await sched.release(held)
+    await sched.release(await asyncio.wait_for(other, 1))
+
+
+async def test_embedder_is_created_once() -> None:
+    sched, made = scheduler()
+    lease = await sched.acquire(record("a"), LOAD)
+    first, second = await asyncio.gather(sched.embedder(lease), sched.embedder(lease))
+    assert first is second and first.embedding
+    assert sum(1 for c in made if c.embedding) == 1
+    await sched.release(lease)
+    await sched.shutdown()
+    assert all(c.closed for c in made)
