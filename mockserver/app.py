@@ -24,8 +24,8 @@ from ollama_harness.errors import ApiError, openai_error
 from . import inference, management, openai_compat, registry
 from .clock import Clock
 from .exchange import Exchange
-from .faults import DroppedConnection
-from .http import JSON_TYPE, TEXT_TYPE, ClientGone, Receive, Request, Response, Scope, Send
+from .faults import DroppedConnectionError
+from .http import JSON_TYPE, TEXT_TYPE, ClientGoneError, Receive, Request, Response, Scope, Send
 from .settings import MockSettings
 from .state import MockState
 
@@ -73,7 +73,7 @@ class _QuietDrops(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        return not isinstance(exc, DroppedConnection)
+        return not isinstance(exc, DroppedConnectionError)
 
 
 def _loopback(host: str) -> bool:
@@ -147,7 +147,7 @@ class MockApp:
             await handler(exchange)
         except ApiError as exc:
             await self._refuse(response, exc.status, exc.message, is_openai)
-        except (DroppedConnection, ClientGone):
+        except (DroppedConnectionError, ClientGoneError):
             raise
         except Exception as exc:  # the last line of defence: never a traceback on the wire
             log.exception("unexpected error serving %s %s", request.method, path)
@@ -187,6 +187,6 @@ def create_app(settings: MockSettings | None = None, *, clock: Clock | None = No
 
         wrapped = apply_mutation(app, settings.mutation)
         with contextlib.suppress(AttributeError):  # fixtures reach state through the wrapper
-            wrapped.state = app.state
+            setattr(wrapped, "state", app.state)  # noqa: B010
         return wrapped
     return app

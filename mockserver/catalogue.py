@@ -35,16 +35,18 @@ _LLAMA3 = (
 )
 _FIM = "{{- if .Suffix }}<|fim_prefix|>{{ .Prompt }}<|fim_suffix|>{{ .Suffix }}<|fim_middle|>"
 _APACHE = "Apache License\nVersion 2.0, January 2004\nhttp://www.apache.org/licenses/"
-_LLAMA_LICENSE = "LLAMA 3.2 COMMUNITY LICENSE AGREEMENT\nLlama 3.2 Version Release Date: September 25, 2024"
+_LLAMA_LICENSE = (
+    "LLAMA 3.2 COMMUNITY LICENSE AGREEMENT\nLlama 3.2 Version Release Date: September 25, 2024"
+)
 
 
 class Timing(BaseModel):
     """Per-model delays; unset fields fall back to the server settings."""
 
     model_config = ConfigDict(extra="forbid")
-    ttft_ms: float | None = Field(None, ge=0)
-    itl_ms: float | None = Field(None, ge=0)
-    jitter_ms: float | None = Field(None, ge=0)
+    ttft_ms: float | None = Field(default=None, ge=0)
+    itl_ms: float | None = Field(default=None, ge=0)
+    jitter_ms: float | None = Field(default=None, ge=0)
 
 
 class ModelEntry(BaseModel):
@@ -60,9 +62,11 @@ class ModelEntry(BaseModel):
     parameter_size: str = "1B"
     parameter_count: int = 1_000_000_000
     quantization_level: str = "Q4_K_M"
-    context_length: int = Field(4096, ge=16)
-    embedding_length: int = Field(2048, ge=8, description="hidden size = embedding dimension")
-    capabilities: list[Capability] = Field(default_factory=lambda: ["completion"])
+    context_length: int = Field(default=4096, ge=16)
+    embedding_length: int = Field(
+        default=2048, ge=8, description="hidden size = embedding dimension"
+    )
+    capabilities: list[Capability] = Field(default_factory=lambda: list[Capability](["completion"]))
     template: str = _CHATML
     system: str = ""
     parameters: dict[str, Any] = Field(default_factory=dict)
@@ -70,11 +74,11 @@ class ModelEntry(BaseModel):
     messages: list[dict[str, Any]] = Field(default_factory=list)
     model_info: dict[str, Any] = Field(default_factory=dict)
     tokens_per_second: float = Field(
-        100.0, gt=0, description="nominal decode speed: the durations a fixed clock reports"
+        default=100.0, gt=0, description="nominal decode speed: the durations a fixed clock reports"
     )
-    prompt_tokens_per_second: float = Field(1000.0, gt=0)
-    load_ms: float = Field(250.0, ge=0, description="nominal load time on first use")
-    vram_bytes: int | None = Field(None, description="size reported by /api/ps")
+    prompt_tokens_per_second: float = Field(default=1000.0, gt=0)
+    load_ms: float = Field(default=250.0, ge=0, description="nominal load time on first use")
+    vram_bytes: int | None = Field(default=None, description="size reported by /api/ps")
     timing: Timing = Field(default_factory=Timing)
 
     @field_validator("name")
@@ -330,7 +334,10 @@ def load_catalogue(path: str | Path | None) -> list[ModelEntry]:
     if Path(path).is_dir():
         # Real Ollama reads OLLAMA_MODELS as its model store directory; the mock has no
         # use for one, so such a value means "no catalogue file": say so, don't guess.
-        log.warning("OLLAMA_MODELS=%s is a directory, not a catalogue file: using the built-in catalogue", path)
+        log.warning(
+            "OLLAMA_MODELS=%s is a directory, not a catalogue file: using the built-in catalogue",
+            path,
+        )
         return default_catalogue()
     text = Path(path).read_text(encoding="utf-8")
     data = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)

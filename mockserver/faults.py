@@ -47,7 +47,7 @@ STATUS_MESSAGES = {
 MID_STREAM_MESSAGE = "an error was encountered while running the model: unexpected EOF"
 
 
-class DroppedConnection(Exception):
+class DroppedConnectionError(Exception):
     """Raised inside the app to make the server close the socket mid-response."""
 
 
@@ -75,7 +75,15 @@ class Fault:
         return replace(self, **changes)
 
 
-_FIELDS = ("status", "message", "error_after", "drop_after", "stall", "stall_after", "slow_first_byte")
+_FIELDS = (
+    "status",
+    "message",
+    "error_after",
+    "drop_after",
+    "stall",
+    "stall_after",
+    "slow_first_byte",
+)
 _DEFAULTS = {k: getattr(Fault(), k) for k in _FIELDS}
 
 
@@ -145,7 +153,7 @@ class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid")
     route: str = "*"
     model: str | None = None
-    probability: float = Field(1.0, ge=0.0, le=1.0)
+    probability: float = Field(default=1.0, ge=0.0, le=1.0)
     fault: str
 
     def parsed(self) -> Fault:

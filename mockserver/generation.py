@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import textgen
-from .faults import MID_STREAM_MESSAGE, DroppedConnection, Fault
+from .faults import MID_STREAM_MESSAGE, DroppedConnectionError, Fault
 from .store import InstalledModel
 from .timing import TimingPlan
 
@@ -181,13 +181,15 @@ async def play(
         # Reproducible figures: what the plan (or the model's nominal speed) says.
         load = int(load_seconds * 1e9) if loaded_now else 0
         prompt = int(
-            (delays[0] if count and delays[0] else completion.prompt_tokens / prompt_tokens_per_second)
+            (
+                delays[0]
+                if count and delays[0]
+                else completion.prompt_tokens / prompt_tokens_per_second
+            )
             * 1e9
         )
         gaps = sum(delays[1:])
-        evaluation = int(
-            (gaps if gaps else max(count - 1, 1) / tokens_per_second) * 1e9
-        )
+        evaluation = int((gaps if gaps else max(count - 1, 1) / tokens_per_second) * 1e9)
         total = load + prompt + evaluation
     else:
         load = max(0, int((loaded - started) * 1e9))
@@ -198,8 +200,10 @@ async def play(
 
 
 def _check_fault(fault: Fault, index: int, *, final: bool = False) -> None:
-    if fault.drop_after is not None and (index == fault.drop_after or (final and index < fault.drop_after)):
-        raise DroppedConnection(f"fault injected: drop-after={fault.drop_after}")
+    if fault.drop_after is not None and (
+        index == fault.drop_after or (final and index < fault.drop_after)
+    ):
+        raise DroppedConnectionError(f"fault injected: drop-after={fault.drop_after}")
     if fault.error_after is not None and (
         index == fault.error_after or (final and index < fault.error_after)
     ):

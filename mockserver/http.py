@@ -49,14 +49,14 @@ class Request:
             while more:
                 message = await self.receive()
                 if message["type"] == "http.disconnect":
-                    raise ClientGone
+                    raise ClientGoneError
                 chunks.append(message.get("body", b""))
                 more = message.get("more_body", False)
             self._body = b"".join(chunks)
         return self._body
 
 
-class ClientGone(Exception):
+class ClientGoneError(Exception):
     """The client closed the connection; nothing more can be sent."""
 
 
@@ -126,6 +126,6 @@ async def until_disconnect(receive: Receive, work: Coroutine[Any, Any, None]) ->
         task.result()  # re-raise what the work raised
         return True
     task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, ClientGone, OSError):
+    with contextlib.suppress(asyncio.CancelledError, ClientGoneError, OSError):
         await task
     return False

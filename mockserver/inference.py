@@ -14,7 +14,7 @@ from ollama_harness.errors import ApiError
 
 from . import generation, textgen
 from .exchange import Exchange
-from .faults import DroppedConnection
+from .faults import DroppedConnectionError
 from .generation import Completion, Metrics, Piece
 from .http import NDJSON_TYPE
 from .scheduler import Lease
@@ -50,7 +50,9 @@ def _think_value(exchange: Exchange, model: InstalledModel, body: dict[str, Any]
     return False
 
 
-async def _acquire(exchange: Exchange, model: InstalledModel, keep_alive: float | None, num_ctx: int) -> Lease:
+async def _acquire(
+    exchange: Exchange, model: InstalledModel, keep_alive: float | None, num_ctx: int
+) -> Lease:
     return await exchange.state.scheduler.acquire(model, keep_alive, num_ctx)
 
 
@@ -66,7 +68,11 @@ def _load_line(exchange: Exchange, body: dict[str, Any], reason: str, chat: bool
 
 
 async def _load_or_unload(
-    exchange: Exchange, model: InstalledModel, body: dict[str, Any], keep_alive: float | None, chat: bool
+    exchange: Exchange,
+    model: InstalledModel,
+    body: dict[str, Any],
+    keep_alive: float | None,
+    chat: bool,
 ) -> None:
     """Empty prompt / messages: load the model, or unload it with keep_alive 0."""
     scheduler = exchange.state.scheduler
@@ -146,7 +152,9 @@ async def generate(exchange: Exchange) -> None:
         line.update(_nonzero(metrics))
         return line
 
-    await _serve_completion(exchange, model, body, keep_alive, planned, content, final)
+    await _serve_completion(
+        exchange, model, body, keep_alive=keep_alive, planned=planned, content=content, final=final
+    )
 
 
 async def chat(exchange: Exchange) -> None:
@@ -217,7 +225,9 @@ async def chat(exchange: Exchange) -> None:
         line.update(_nonzero(metrics))
         return line
 
-    await _serve_completion(exchange, model, body, keep_alive, planned, content, final)
+    await _serve_completion(
+        exchange, model, body, keep_alive=keep_alive, planned=planned, content=content, final=final
+    )
 
 
 def _nonzero(metrics: Metrics) -> dict[str, int]:
@@ -233,6 +243,7 @@ async def _serve_completion(
     exchange: Exchange,
     model: InstalledModel,
     body: dict[str, Any],
+    *,
     keep_alive: float | None,
     planned: Completion,
     content: LineOf,
@@ -304,7 +315,17 @@ async def embed(exchange: Exchange) -> None:
             load_ns = int((loaded - exchange.started) * 1e9)
             total_ns = max(load_ns + 1, int((time.perf_counter() - exchange.started) * 1e9))
         answer: dict[str, Any] = {"model": name, "embeddings": vectors}
-        answer.update({k: v for k, v in (("total_duration", total_ns), ("load_duration", load_ns), ("prompt_eval_count", tokens)) if v})
+        answer.update(
+            {
+                k: v
+                for k, v in (
+                    ("total_duration", total_ns),
+                    ("load_duration", load_ns),
+                    ("prompt_eval_count", tokens),
+                )
+                if v
+            }
+        )
         await exchange.response.json(200, answer)
     finally:
         state.scheduler.release(lease, keep_alive)
@@ -319,7 +340,9 @@ async def embeddings(exchange: Exchange) -> None:
     model = state.require(name, f'model "{name}" not found, try pulling it first')
     await exchange.preflight(name)
     keep_alive = state.keep_alive(body)
-    lease = await state.scheduler.acquire(model, keep_alive, _num_ctx(model, body.get("options") or {}))
+    lease = await state.scheduler.acquire(
+        model, keep_alive, _num_ctx(model, body.get("options") or {})
+    )
     try:
         prompt = body.get("prompt") or ""
         vector = (
@@ -332,4 +355,4 @@ async def embeddings(exchange: Exchange) -> None:
         state.scheduler.release(lease, keep_alive)
 
 
-__all__ = ["DroppedConnection", "chat", "embed", "embeddings", "generate"]
+__all__ = ["DroppedConnectionError", "chat", "embed", "embeddings", "generate"]

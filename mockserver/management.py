@@ -15,7 +15,7 @@ from ollama_harness.errors import ApiError
 from . import modelfile
 from .catalogue import ModelEntry
 from .exchange import Exchange
-from .faults import MID_STREAM_MESSAGE, DroppedConnection
+from .faults import MID_STREAM_MESSAGE, DroppedConnectionError
 from .http import JSON_TYPE, NDJSON_TYPE, TEXT_TYPE, until_disconnect
 from .state import MockState, parse_name
 from .store import InstalledModel, entry_from_manifest, manifest_layers, repo_key, sha256_digest
@@ -25,7 +25,7 @@ _QUANTIZE = {"q4_k_m": "Q4_K_M", "q4_k_s": "Q4_K_S", "q8_0": "Q8_0"}
 Line = dict[str, Any]
 
 
-class StreamFailed(Exception):
+class StreamFailedError(Exception):
     """An error met after a progress stream started: sent as its last line."""
 
 
@@ -43,7 +43,9 @@ async def root(exchange: Exchange) -> None:
 async def _json_or_head(exchange: Exchange, payload: Any) -> None:
     data = orjson.dumps(payload)
     if exchange.request.method == "HEAD":
-        await exchange.response.start(200, JSON_TYPE, [(b"content-length", str(len(data)).encode())])
+        await exchange.response.start(
+            200, JSON_TYPE, [(b"content-length", str(len(data)).encode())]
+        )
         await exchange.response.finish()
     else:
         await exchange.response.full(200, data)
@@ -68,7 +70,9 @@ def _listing_item(model: InstalledModel, state: MockState) -> Line:
 
 async def tags(exchange: Exchange) -> None:
     state = exchange.state
-    await _json_or_head(exchange, {"models": [_listing_item(m, state) for m in state.store.listing()]})
+    await _json_or_head(
+        exchange, {"models": [_listing_item(m, state) for m in state.store.listing()]}
+    )
 
 
 async def ps(exchange: Exchange) -> None:
@@ -159,7 +163,9 @@ def _digest_from_path(path: str) -> str:
 
 async def head_blob(exchange: Exchange) -> None:
     digest = _digest_from_path(exchange.request.path)
-    status = 400 if not DIGEST_RE.match(digest) else 200 if digest in exchange.state.store.blobs else 404
+    status = (
+        400 if not DIGEST_RE.match(digest) else 200 if digest in exchange.state.store.blobs else 404
+    )
     await exchange.response.full(status, b"", None)
 
 
@@ -196,13 +202,13 @@ async def _progress(exchange: Exchange, body: dict[str, Any], lines: Iterator[Li
         try:
             for index, line in enumerate(lines):
                 if fault.drop_after is not None and index >= fault.drop_after:
-                    raise DroppedConnection(f"fault injected: drop-after={fault.drop_after}")
+                    raise DroppedConnectionError(f"fault injected: drop-after={fault.drop_after}")
                 if fault.error_after is not None and index >= fault.error_after:
-                    raise StreamFailed(fault.message or MID_STREAM_MESSAGE)
+                    raise StreamFailedError(fault.message or MID_STREAM_MESSAGE)
                 if stream:
                     await response.chunk(orjson.dumps(line) + b"\n")
                 last = line
-        except StreamFailed as exc:
+        except StreamFailedError as exc:
             if stream:
                 await response.finish(orjson.dumps({"error": str(exc)}) + b"\n")
                 return
@@ -240,7 +246,7 @@ def _pull_lines(state: MockState, raw_name: str) -> Iterator[Line]:
     yield {"status": "pulling manifest"}
     repo = state.store.registry.get(repo_key(name))
     if repo is None:
-        raise StreamFailed("pull model manifest: file does not exist")
+        raise StreamFailedError("pull model manifest: file does not exist")
     have = _local_digests(state)
     layers = manifest_layers(repo.manifest)
     for layer in [*layers[1:], layers[0]]:  # weights and text layers, then the config
@@ -267,9 +273,13 @@ def _push_lines(state: MockState, raw_name: str) -> Iterator[Line]:
     yield {"status": "retrieving manifest"}
     model = state.store.get(name)
     if model is None:
-        raise StreamFailed(f"open {name.display}: file does not exist")
+        raise StreamFailedError(f"open {name.display}: file does not exist")
     existing = state.store.registry.get(repo_key(name))
-    already = {str(layer["digest"]) for layer in manifest_layers(existing.manifest)} if existing else set()
+    already = (
+        {str(layer["digest"]) for layer in manifest_layers(existing.manifest)}
+        if existing
+        else set()
+    )
     for layer in manifest_layers(model.manifest):
         yield from _layer_progress("pushing", layer, str(layer["digest"]) in already)
     yield {"status": "pushing manifest"}
@@ -295,11 +305,22 @@ async def push(exchange: Exchange) -> None:
 
 def _relative(path: str) -> bool:
     pure = PurePosixPath(path.replace("\\", "/"))
-    return bool(path) and not pure.is_absolute() and ".." not in pure.parts and not re.match(r"^[A-Za-z]:", path)
+    return (
+        bool(path)
+        and not pure.is_absolute()
+        and ".." not in pure.parts
+        and not re.match(r"^[A-Za-z]:", path)
+    )
 
 
-def _create_plan(state: MockState, body: dict[str, Any]) -> tuple[InstalledModel | None, str | None, bytes | None, dict[str, Any]]:
-    """Validate a create request before streaming: (base model, base name to pull, weights, overrides)."""
+def _create_plan(
+    state: MockState, body: dict[str, Any]
+) -> tuple[InstalledModel | None, str | None, bytes | None, dict[str, Any]]:
+    """Check a create request before streaming.
+
+    Returns the base model, the name to pull first (a base not installed), the
+    weights from ``files``, and the fields that override the base.
+    """
     overrides: dict[str, Any] = {}
     base_name = body.get("from")
     if body.get("modelfile"):
@@ -339,7 +360,9 @@ def _create_plan(state: MockState, body: dict[str, Any]) -> tuple[InstalledModel
     base: InstalledModel | None = None
     pull_first: str | None = None
     if base_name and weights is None:
-        if PurePosixPath(str(base_name)).suffix in (".gguf", ".bin", ".safetensors") or str(base_name).startswith(("/", ".", "~")):
+        if PurePosixPath(str(base_name)).suffix in (".gguf", ".bin", ".safetensors") or str(
+            base_name
+        ).startswith(("/", ".", "~")):
             raise ApiError(400, f"{base_name}: no such file or directory")
         base = state.lookup(str(base_name))
         if base is None:
@@ -356,6 +379,7 @@ def _create_plan(state: MockState, body: dict[str, Any]) -> tuple[InstalledModel
 def _create_lines(
     state: MockState,
     raw_name: str,
+    *,
     base: InstalledModel | None,
     pull_first: str | None,
     weights: bytes | None,
@@ -365,10 +389,12 @@ def _create_lines(
 
     name = parse_name(raw_name)
     if pull_first is not None:
-        yield from (line for line in _pull_lines(state, pull_first) if line.get("status") != "success")
+        yield from (
+            line for line in _pull_lines(state, pull_first) if line.get("status") != "success"
+        )
         base = state.lookup(pull_first)
         if base is None:
-            raise StreamFailed("pull model manifest: file does not exist")
+            raise StreamFailedError("pull model manifest: file does not exist")
     if base is not None:
         entry = base.entry
         base_weights = state.store.blobs.get(base.weights_digest) or b""
@@ -380,9 +406,14 @@ def _create_lines(
     if level is not None:
         source = entry.quantization_level.upper()
         if source not in ("F16", "F32", "BF16"):
-            raise StreamFailed("quantization is only supported for F16 and F32 models")
+            raise StreamFailedError("quantization is only supported for F16 and F32 models")
         total = len(base_weights)
-        yield {"status": f"quantizing {source} model to {level}", "digest": "0", "total": total, "completed": total}
+        yield {
+            "status": f"quantizing {source} model to {level}",
+            "digest": "0",
+            "total": total,
+            "completed": total,
+        }
         base_weights = weights_blob(f"{name.display}:{level}", max(64, len(base_weights) // 2))
     entry = entry.model_copy(update={**overrides, "name": name.display, "installed": True})
     before = set(state.store.blobs._blobs)
@@ -403,7 +434,18 @@ async def create(exchange: Exchange) -> None:
     parse_name(name)
     base, pull_first, weights, overrides = _create_plan(state, body)
     await exchange.preflight(name)
-    await _progress(exchange, body, _create_lines(state, name, base, pull_first, weights, overrides))
+    await _progress(
+        exchange,
+        body,
+        _create_lines(
+            state,
+            name,
+            base=base,
+            pull_first=pull_first,
+            weights=weights,
+            overrides=overrides,
+        ),
+    )
 
 
 def blob_digest(data: bytes) -> str:

@@ -17,7 +17,17 @@ from .catalogue import ModelEntry
 
 _COMMANDS = {"from", "parameter", "template", "system", "adapter", "license", "message", "requires"}
 _LIST_PARAMS = {"stop"}
-_INT_PARAMS = {"num_ctx", "num_predict", "top_k", "seed", "num_keep", "repeat_last_n", "num_batch", "num_gpu", "num_thread"}
+_INT_PARAMS = {
+    "num_ctx",
+    "num_predict",
+    "top_k",
+    "seed",
+    "num_keep",
+    "repeat_last_n",
+    "num_batch",
+    "num_gpu",
+    "num_thread",
+}
 
 
 @dataclass
@@ -45,7 +55,7 @@ def _parameter_value(key: str, raw: str) -> Any:
         try:
             return int(raw)
         except ValueError:
-            raise ApiError(400, f'invalid int value [{raw}]') from None
+            raise ApiError(400, f"invalid int value [{raw}]") from None
     if key in _LIST_PARAMS:
         return raw
     try:
@@ -94,7 +104,7 @@ def parse(text: str) -> Modelfile:
         elif command == "message":
             role, _, content = value.strip().partition(" ")
             if role not in ("system", "user", "assistant", "tool"):
-                raise ApiError(400, "role must be one of \"system\", \"user\", or \"assistant\"")
+                raise ApiError(400, 'role must be one of "system", "user", or "assistant"')
             result.messages.append({"role": role, "content": _unquote(content)})
     tail = text[position:]
     for line in tail.splitlines():
@@ -106,7 +116,10 @@ def parse(text: str) -> Modelfile:
 
 
 def _command_list() -> str:
-    return '"from", "license", "template", "system", "adapter", "renderer", "parser", "parameter", or "message"'
+    return (
+        '"from", "license", "template", "system", "adapter", "renderer", "parser", '
+        '"parameter", or "message"'
+    )
 
 
 def parameters_text(parameters: dict[str, Any]) -> str:
@@ -141,9 +154,15 @@ def render(display: str, entry: ModelEntry, weights_digest: str) -> str:
     if entry.system:
         out.append(f'SYSTEM """{entry.system}"""')
     for key in sorted(entry.parameters):
-        values = entry.parameters[key] if isinstance(entry.parameters[key], list) else [entry.parameters[key]]
+        values = (
+            entry.parameters[key]
+            if isinstance(entry.parameters[key], list)
+            else [entry.parameters[key]]
+        )
         for value in values:
-            out.append(f"PARAMETER {key} {json.dumps(value) if isinstance(value, str) else _number(value)}")
+            out.append(
+                f"PARAMETER {key} {json.dumps(value) if isinstance(value, str) else _number(value)}"
+            )
     for message in entry.messages:
         out.append(f"MESSAGE {message.get('role', 'user')} {message.get('content', '')}")
     if entry.license:

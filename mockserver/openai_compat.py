@@ -296,7 +296,7 @@ async def embeddings(exchange: Exchange) -> None:
     model = _model(exchange, name)
     await exchange.preflight(name)
     raw = body.get("input")
-    if raw is None or raw == "" or raw == []:
+    if raw is None or raw in ("", []):
         raise ApiError(400, "invalid input")
     texts: list[str]
     if isinstance(raw, str):
@@ -311,7 +311,9 @@ async def embeddings(exchange: Exchange) -> None:
         raise ApiError(400, "invalid input")
     dimension = model.entry.embedding_length
     wanted = body.get("dimensions") or 0
-    lease = await state.scheduler.acquire(model, state.default_keep_alive, min(4096, model.entry.context_length))
+    lease = await state.scheduler.acquire(
+        model, state.default_keep_alive, min(4096, model.entry.context_length)
+    )
     try:
         data = []
         tokens = 0

@@ -81,11 +81,7 @@ def _repo(exchange: Exchange, ns: str, model: str, tag: str) -> RegistryRepo | N
 async def _get_manifest(exchange: Exchange, ns: str, model: str, tag: str) -> None:
     if tag.startswith("sha256:"):
         repo = next(
-            (
-                r
-                for r in exchange.state.store.registry.values()
-                if sha256_digest(r.manifest) == tag
-            ),
+            (r for r in exchange.state.store.registry.values() if sha256_digest(r.manifest) == tag),
             None,
         )
     else:
@@ -113,7 +109,9 @@ async def _put_manifest(exchange: Exchange, ns: str, model: str, tag: str) -> No
         return
     missing = [d for d in digests if d not in state.store.blobs]
     if missing:
-        await _fail(exchange, 400, "MANIFEST_BLOB_UNKNOWN", f"blob unknown to registry: {missing[0]}")
+        await _fail(
+            exchange, 400, "MANIFEST_BLOB_UNKNOWN", f"blob unknown to registry: {missing[0]}"
+        )
         return
     try:
         name = parse_model_name(f"{ns}/{model}:{tag}")
@@ -232,7 +230,10 @@ async def _finish_upload(exchange: Exchange, ns: str, model: str, upload: str, d
     actual = sha256_digest(data)
     if digest != actual:
         await _fail(
-            exchange, 400, "DIGEST_INVALID", f"provided digest {digest!r} does not match content {actual}"
+            exchange,
+            400,
+            "DIGEST_INVALID",
+            f"provided digest {digest!r} does not match content {actual}",
         )
         return
     state.store.blobs.put(data)

@@ -113,9 +113,7 @@ class Scheduler:
         self.runners[model.name.key] = runner
         return runner
 
-    async def acquire(
-        self, model: InstalledModel, keep_alive: float | None, num_ctx: int
-    ) -> Lease:
+    async def acquire(self, model: InstalledModel, keep_alive: float | None, num_ctx: int) -> Lease:
         """A slot on the model, loading it when needed; 503 when the queue is full."""
         self._purge()
         key = model.name.key

@@ -22,60 +22,69 @@ class MockSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OLLAMA_", extra="ignore", frozen=False)
 
     host: str = Field(
-        "127.0.0.1",
+        default="127.0.0.1",
         description="address to bind; loopback by default so nothing outside this machine "
         "reaches the mock (a non-local Host header is then refused with 403, like Ollama)",
     )
-    port: int = Field(11434, ge=0, le=65535, description="TCP port (0 picks a free one)")
+    port: int = Field(default=11434, ge=0, le=65535, description="TCP port (0 picks a free one)")
     models: str | None = Field(
-        None,
+        default=None,
         description="catalogue file (YAML or JSON) replacing the built-in catalogue; "
         "`ollama-harness mock --dump-models` prints the built-in one as a template",
     )
     clock: Literal["real", "fixed"] = Field(
-        "real",
+        default="real",
         description="'fixed' freezes timestamps at 2024-06-01T00:00:00Z and reports the "
         "planned durations, so the same request gives the same bytes",
     )
     num_parallel: int = Field(
-        1, ge=1, le=1024, description="requests one model serves at once (OLLAMA_NUM_PARALLEL)"
+        default=1,
+        ge=1,
+        le=1024,
+        description="requests one model serves at once (OLLAMA_NUM_PARALLEL)",
     )
     max_queue: int = Field(
-        512,
+        default=512,
         ge=0,
         le=1_000_000,
         description="requests that may wait for a slot; beyond it: 503 (OLLAMA_MAX_QUEUE)",
     )
     max_loaded_models: int = Field(
-        3, ge=1, le=1024, description="models kept loaded at once (OLLAMA_MAX_LOADED_MODELS)"
+        default=3,
+        ge=1,
+        le=1024,
+        description="models kept loaded at once (OLLAMA_MAX_LOADED_MODELS)",
     )
     keep_alive: str = Field(
-        "5m",
+        default="5m",
         description="default keep_alive: Go duration or seconds; negative keeps models loaded",
     )
     ttft_ms: float = Field(
-        0.0, ge=0, le=600_000, description="default time to first token, milliseconds"
+        default=0.0, ge=0, le=600_000, description="default time to first token, milliseconds"
     )
-    itl_ms: float = Field(0.0, ge=0, le=60_000, description="default inter-token delay, ms")
+    itl_ms: float = Field(default=0.0, ge=0, le=60_000, description="default inter-token delay, ms")
     jitter_ms: float = Field(
-        0.0, ge=0, le=60_000, description="uniform +/- jitter added to each delay, ms"
+        default=0.0, ge=0, le=60_000, description="uniform +/- jitter added to each delay, ms"
     )
-    timing_seed: int = Field(0, description="seed of the jitter (mixed with each request)")
+    timing_seed: int = Field(default=0, description="seed of the jitter (mixed with each request)")
     faults: str | None = Field(
-        None, description="fault scenario file (YAML or JSON): faults by model/route/probability"
+        default=None,
+        description="fault scenario file (YAML or JSON): faults by model/route/probability",
     )
     mutation: str | None = Field(
-        None,
+        default=None,
         description="name of a deliberate defect to inject (mockserver.mutations); "
         "for testing the conformance suite only",
     )
     blob_size: int = Field(
-        1 << 20,
+        default=1 << 20,
         ge=64,
         le=1 << 30,
         description="bytes of each catalogue model's weights blob in the registry and in pulls",
     )
-    report_version: str = Field("0.13.0", description="version the mock reports on /api/version")
+    report_version: str = Field(
+        default="0.13.0", description="version the mock reports on /api/version"
+    )
 
     @model_validator(mode="after")
     def _split_host_port(self) -> MockSettings:

@@ -220,7 +220,9 @@ class ModelStore:
         repo = self.registry.get(repo_key(name))
         return repo.entry if repo else None
 
-    def install(self, name: ModelName, entry: ModelEntry, manifest: bytes, now: datetime) -> InstalledModel:
+    def install(
+        self, name: ModelName, entry: ModelEntry, manifest: bytes, now: datetime
+    ) -> InstalledModel:
         entry = entry.model_copy(update={"name": name.display, "installed": True})
         model = InstalledModel(name, entry, manifest, now)
         self.models[name.key] = model
@@ -231,4 +233,6 @@ class ModelStore:
 
     def listing(self) -> list[InstalledModel]:
         """Newest first, as /api/tags orders them."""
-        return sorted(self.models.values(), key=lambda m: (m.modified_at, m.name.display), reverse=True)
+        return sorted(
+            self.models.values(), key=lambda m: (m.modified_at, m.name.display), reverse=True
+        )

@@ -19,19 +19,148 @@ from typing import Any
 
 import orjson
 
-_WORDS = (
-    "the a model answer light sky blue because short waves scatter more than long ones in "
-    "air molecules sun red evening colour we see of and to is that it this for with as on "
-    "by from at are was be or an which can will data token server request stream local "
-    "simple quick result value each first next small large fast slow time system reason "
-    "question clear open source code test mock reply line number word text example works "
-    "well here there when where how why what who very also just only often usually every "
-    "into over under between through after before during without about against among"
-).split()
-_THOUGHTS = (
-    "let me think about what is being asked first then consider the key facts check the "
-    "details and make sure the reply is short correct and useful before I answer"
-).split()
+_WORDS = [
+    "the",
+    "a",
+    "model",
+    "answer",
+    "light",
+    "sky",
+    "blue",
+    "because",
+    "short",
+    "waves",
+    "scatter",
+    "more",
+    "than",
+    "long",
+    "ones",
+    "in",
+    "air",
+    "molecules",
+    "sun",
+    "red",
+    "evening",
+    "colour",
+    "we",
+    "see",
+    "of",
+    "and",
+    "to",
+    "is",
+    "that",
+    "it",
+    "this",
+    "for",
+    "with",
+    "as",
+    "on",
+    "by",
+    "from",
+    "at",
+    "are",
+    "was",
+    "be",
+    "or",
+    "an",
+    "which",
+    "can",
+    "will",
+    "data",
+    "token",
+    "server",
+    "request",
+    "stream",
+    "local",
+    "simple",
+    "quick",
+    "result",
+    "value",
+    "each",
+    "first",
+    "next",
+    "small",
+    "large",
+    "fast",
+    "slow",
+    "time",
+    "system",
+    "reason",
+    "question",
+    "clear",
+    "open",
+    "source",
+    "code",
+    "test",
+    "mock",
+    "reply",
+    "line",
+    "number",
+    "word",
+    "text",
+    "example",
+    "works",
+    "well",
+    "here",
+    "there",
+    "when",
+    "where",
+    "how",
+    "why",
+    "what",
+    "who",
+    "very",
+    "also",
+    "just",
+    "only",
+    "often",
+    "usually",
+    "every",
+    "into",
+    "over",
+    "under",
+    "between",
+    "through",
+    "after",
+    "before",
+    "during",
+    "without",
+    "about",
+    "against",
+    "among",
+]
+_THOUGHTS = [
+    "let",
+    "me",
+    "think",
+    "about",
+    "what",
+    "is",
+    "being",
+    "asked",
+    "first",
+    "then",
+    "consider",
+    "the",
+    "key",
+    "facts",
+    "check",
+    "the",
+    "details",
+    "and",
+    "make",
+    "sure",
+    "the",
+    "reply",
+    "is",
+    "short",
+    "correct",
+    "and",
+    "useful",
+    "before",
+    "I",
+    "answer",
+]
 _TOKEN_RE = re.compile(r"\w+|[^\w\s]")
 
 
@@ -121,9 +250,11 @@ def _resolve(schema: Any, root: dict[str, Any]) -> Any:
         for part in ref.lstrip("#").strip("/").split("/"):
             if not part:
                 continue
-            node = node.get(part.replace("~1", "/").replace("~0", "~"), {}) if isinstance(
-                node, dict
-            ) else {}
+            node = (
+                node.get(part.replace("~1", "/").replace("~0", "~"), {})
+                if isinstance(node, dict)
+                else {}
+            )
         schema = node
         seen += 1
     return schema

@@ -11,7 +11,6 @@ import sys
 from typing import Any
 
 
-
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
@@ -38,7 +37,7 @@ def register(subparsers: Any) -> None:
         elif annotation is float:
             kwargs["type"] = float
         kwargs["help"] += f" (default: {field.default})"
-        parser.add_argument(_flag(name), **{k: v for k, v in kwargs.items()})
+        parser.add_argument(_flag(name), **kwargs)
     parser.add_argument(
         "--dump-models",
         action="store_true",

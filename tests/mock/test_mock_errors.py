@@ -22,75 +22,195 @@ CASES: list[tuple[str, str, Any, int, str]] = [
     # framing
     ("POST", "/api/generate", b"", 400, "missing request body"),
     ("POST", "/api/chat", b"{", 400, "unexpected EOF"),
-    ("POST", "/api/generate", b"[1]", 400,
-     "json: cannot unmarshal array into Go value of type api.GenerateRequest"),
-    ("POST", "/api/generate", {"model": M, "prompt": 5}, 400,
-     "json: cannot unmarshal number into Go struct field GenerateRequest.prompt of type string"),
+    (
+        "POST",
+        "/api/generate",
+        b"[1]",
+        400,
+        "json: cannot unmarshal array into Go value of type api.GenerateRequest",
+    ),
+    (
+        "POST",
+        "/api/generate",
+        {"model": M, "prompt": 5},
+        400,
+        "json: cannot unmarshal number into Go struct field GenerateRequest.prompt of type string",
+    ),
     # model names
     ("POST", "/api/generate", {"model": "bad name!", "prompt": "x"}, 400, "invalid model name"),
     ("POST", "/api/chat", {"model": "bad name!", "messages": []}, 400, "invalid model name"),
     ("POST", "/api/show", {"model": "bad name!"}, 400, "invalid model name"),
     ("POST", "/api/pull", {"model": "bad name!"}, 400, "invalid model name"),
     ("DELETE", "/api/delete", {"model": "bad name!"}, 400, 'name "bad name!" is invalid'),
-    ("POST", "/api/copy", {"source": "bad name!", "destination": "x"}, 400,
-     'source "bad name!" is invalid'),
-    ("POST", "/api/copy", {"source": M, "destination": "bad name!"}, 400,
-     'destination "bad name!" is invalid'),
+    (
+        "POST",
+        "/api/copy",
+        {"source": "bad name!", "destination": "x"},
+        400,
+        'source "bad name!" is invalid',
+    ),
+    (
+        "POST",
+        "/api/copy",
+        {"source": M, "destination": "bad name!"},
+        400,
+        'destination "bad name!" is invalid',
+    ),
     # missing / unknown models
     ("POST", "/api/generate", {"prompt": "x"}, 404, "model '' not found"),
     ("POST", "/api/generate", {"model": "nosuch", "prompt": "x"}, 404, "model 'nosuch' not found"),
     ("POST", "/api/chat", {"messages": []}, 400, "model is required"),
     ("POST", "/api/chat", {"model": "nosuch", "messages": []}, 404, "model 'nosuch' not found"),
-    ("POST", "/api/embed", {"model": "nosuch", "input": "x"}, 404,
-     'model "nosuch" not found, try pulling it first'),
+    (
+        "POST",
+        "/api/embed",
+        {"model": "nosuch", "input": "x"},
+        404,
+        'model "nosuch" not found, try pulling it first',
+    ),
     ("POST", "/api/embeddings", {"prompt": "x"}, 400, "model is required"),
-    ("POST", "/api/embeddings", {"model": "nosuch", "prompt": "x"}, 404,
-     'model "nosuch" not found, try pulling it first'),
+    (
+        "POST",
+        "/api/embeddings",
+        {"model": "nosuch", "prompt": "x"},
+        404,
+        'model "nosuch" not found, try pulling it first',
+    ),
     ("POST", "/api/show", {}, 400, "model is required"),
     ("POST", "/api/show", {"model": "nosuch"}, 404, "model 'nosuch' not found"),
     ("DELETE", "/api/delete", {}, 400, "model is required"),
     ("DELETE", "/api/delete", {"model": "nosuch"}, 404, "model 'nosuch' not found"),
     ("POST", "/api/copy", {"source": M}, 400, "source and destination are required"),
-    ("POST", "/api/copy", {"source": "nosuch", "destination": "x"}, 404, 'model "nosuch" not found'),
+    (
+        "POST",
+        "/api/copy",
+        {"source": "nosuch", "destination": "x"},
+        404,
+        'model "nosuch" not found',
+    ),
     ("POST", "/api/pull", {}, 400, "invalid model name"),
     # capabilities and options
-    ("POST", "/api/generate", {"model": M, "prompt": "x", "think": True}, 400,
-     f'"{M}" does not support thinking'),
-    ("POST", "/api/generate", {"model": M, "prompt": "x", "suffix": "y"}, 400,
-     f'"{M}" does not support insert'),
-    ("POST", "/api/generate", {"model": "nomic-embed-text", "prompt": "x"}, 400,
-     '"nomic-embed-text" does not support generate'),
-    ("POST", "/api/chat", {"model": "nomic-embed-text", "messages": [{"role": "user", "content": "x"}]},
-     400, '"nomic-embed-text" does not support chat'),
-    ("POST", "/api/chat", {"model": "llama3", "messages": [{"role": "user", "content": "x"}],
-                           "tools": [{"type": "function", "function": {"name": "f"}}]},
-     400, '"llama3" does not support tools'),
-    ("POST", "/api/generate", {"model": M, "prompt": "x", "images": ["aGk="]}, 400,
-     f'"{M}" does not support vision'),
-    ("POST", "/api/generate", {"model": M, "prompt": "x", "raw": True, "system": "s"}, 400,
-     "raw mode does not support template, system, or context"),
-    ("POST", "/api/generate", {"model": M, "prompt": "x", "top_logprobs": 21}, 400,
-     "top_logprobs must be between 0 and 20"),
-    ("POST", "/api/generate", {"model": M, "prompt": "x", "keep_alive": "5 minutes"}, 400,
-     'time: invalid duration "5 minutes"'),
-    ("POST", "/api/generate", {"model": M, "prompt": "x", "options": {"num_predict": "3"}}, 400,
-     'option "num_predict" must be of type integer'),
-    ("POST", "/api/generate", {"model": M, "prompt": "x", "think": "deep"}, 400,
-     'invalid think value: "deep" (must be "high", "medium", "low", "max", true, or false)'),
+    (
+        "POST",
+        "/api/generate",
+        {"model": M, "prompt": "x", "think": True},
+        400,
+        f'"{M}" does not support thinking',
+    ),
+    (
+        "POST",
+        "/api/generate",
+        {"model": M, "prompt": "x", "suffix": "y"},
+        400,
+        f'"{M}" does not support insert',
+    ),
+    (
+        "POST",
+        "/api/generate",
+        {"model": "nomic-embed-text", "prompt": "x"},
+        400,
+        '"nomic-embed-text" does not support generate',
+    ),
+    (
+        "POST",
+        "/api/chat",
+        {"model": "nomic-embed-text", "messages": [{"role": "user", "content": "x"}]},
+        400,
+        '"nomic-embed-text" does not support chat',
+    ),
+    (
+        "POST",
+        "/api/chat",
+        {
+            "model": "llama3",
+            "messages": [{"role": "user", "content": "x"}],
+            "tools": [{"type": "function", "function": {"name": "f"}}],
+        },
+        400,
+        '"llama3" does not support tools',
+    ),
+    (
+        "POST",
+        "/api/generate",
+        {"model": M, "prompt": "x", "images": ["aGk="]},
+        400,
+        f'"{M}" does not support vision',
+    ),
+    (
+        "POST",
+        "/api/generate",
+        {"model": M, "prompt": "x", "raw": True, "system": "s"},
+        400,
+        "raw mode does not support template, system, or context",
+    ),
+    (
+        "POST",
+        "/api/generate",
+        {"model": M, "prompt": "x", "top_logprobs": 21},
+        400,
+        "top_logprobs must be between 0 and 20",
+    ),
+    (
+        "POST",
+        "/api/generate",
+        {"model": M, "prompt": "x", "keep_alive": "5 minutes"},
+        400,
+        'time: invalid duration "5 minutes"',
+    ),
+    (
+        "POST",
+        "/api/generate",
+        {"model": M, "prompt": "x", "options": {"num_predict": "3"}},
+        400,
+        'option "num_predict" must be of type integer',
+    ),
+    (
+        "POST",
+        "/api/generate",
+        {"model": M, "prompt": "x", "think": "deep"},
+        400,
+        'invalid think value: "deep" (must be "high", "medium", "low", "max", true, or false)',
+    ),
     # embeddings
-    ("POST", "/api/embed", {"model": "nomic-embed-text", "input": [1, 2]}, 400, "invalid input type"),
-    ("POST", "/api/embed", {"model": "nomic-embed-text", "input": "word " * 3000, "truncate": False},
-     400, "the input length exceeds the context length"),
+    (
+        "POST",
+        "/api/embed",
+        {"model": "nomic-embed-text", "input": [1, 2]},
+        400,
+        "invalid input type",
+    ),
+    (
+        "POST",
+        "/api/embed",
+        {"model": "nomic-embed-text", "input": "word " * 3000, "truncate": False},
+        400,
+        "the input length exceeds the context length",
+    ),
     # blobs and create
     ("POST", "/api/blobs/sha256:abc", b"x", 400, "invalid digest format"),
-    ("POST", "/api/blobs/sha256:" + "0" * 64, b"x", 400,
-     'digest mismatch, expected "sha256:' + "0" * 64 + '", got '
-     '"sha256:2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"'),
+    (
+        "POST",
+        "/api/blobs/sha256:" + "0" * 64,
+        b"x",
+        400,
+        'digest mismatch, expected "sha256:' + "0" * 64 + '", got '
+        '"sha256:2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"',
+    ),
     ("POST", "/api/create", {"model": "x"}, 400, "neither 'from' or 'files' was specified"),
-    ("POST", "/api/create", {"model": "x", "files": {"/etc/passwd": "sha256:" + "1" * 64}}, 400,
-     "file path must be relative"),
-    ("POST", "/api/create", {"model": "x", "files": {"../up.gguf": "sha256:" + "1" * 64}}, 400,
-     "file path must be relative"),
+    (
+        "POST",
+        "/api/create",
+        {"model": "x", "files": {"/etc/passwd": "sha256:" + "1" * 64}},
+        400,
+        "file path must be relative",
+    ),
+    (
+        "POST",
+        "/api/create",
+        {"model": "x", "files": {"../up.gguf": "sha256:" + "1" * 64}},
+        400,
+        "file path must be relative",
+    ),
 ]
 
 
@@ -101,13 +221,12 @@ def _send(http: httpx.Client, method: str, path: str, body: Any) -> httpx.Respon
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "body", "status", "message"),
+    "case",
     CASES,
     ids=[f"{c[1]}:{c[4][:40]}" for c in CASES],
 )
-def test_refusal(
-    http: httpx.Client, spec: Spec, method: str, path: str, body: Any, status: int, message: str
-) -> None:
+def test_refusal(http: httpx.Client, spec: Spec, case: tuple[str, str, Any, int, str]) -> None:
+    method, path, body, status, message = case
     response = _send(http, method, path, body)
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
@@ -146,9 +265,18 @@ def test_non_local_host_header_is_forbidden(http: httpx.Client) -> None:
 
 def test_openai_errors_use_the_envelope(http: httpx.Client, spec: Spec) -> None:
     cases = [
-        ({"model": "nosuch", "messages": [{"role": "user", "content": "x"}]}, 404,
-         "model 'nosuch' not found", "not_found_error"),
-        ({"model": M, "messages": []}, 400, "[] is too short - 'messages'", "invalid_request_error"),
+        (
+            {"model": "nosuch", "messages": [{"role": "user", "content": "x"}]},
+            404,
+            "model 'nosuch' not found",
+            "not_found_error",
+        ),
+        (
+            {"model": M, "messages": []},
+            400,
+            "[] is too short - 'messages'",
+            "invalid_request_error",
+        ),
         (b"{", 400, "unexpected EOF", "invalid_request_error"),
     ]
     for body, status, message, kind in cases:
@@ -175,34 +303,80 @@ def test_pull_of_unknown_model_streams_the_error(http: httpx.Client) -> None:
 
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 _FIELDS = st.sampled_from(
-    ["model", "prompt", "messages", "stream", "options", "format", "keep_alive", "think", "input",
-     "images", "tools", "source", "destination", "files", "name", "suffix", "raw", "context"]
+    [
+        "model",
+        "prompt",
+        "messages",
+        "stream",
+        "options",
+        "format",
+        "keep_alive",
+        "think",
+        "input",
+        "images",
+        "tools",
+        "source",
+        "destination",
+        "files",
+        "name",
+        "suffix",
+        "raw",
+        "context",
+    ]
 )
 _PATHS = st.sampled_from(
-    [("POST", p) for p in ("/api/generate", "/api/chat", "/api/embed", "/api/embeddings",
-                           "/api/show", "/api/create", "/api/copy", "/api/pull", "/api/push",
-                           "/v1/chat/completions", "/v1/completions", "/v1/embeddings")]
+    [
+        ("POST", p)
+        for p in (
+            "/api/generate",
+            "/api/chat",
+            "/api/embed",
+            "/api/embeddings",
+            "/api/show",
+            "/api/create",
+            "/api/copy",
+            "/api/pull",
+            "/api/push",
+            "/v1/chat/completions",
+            "/v1/completions",
+            "/v1/embeddings",
+        )
+    ]
     + [("DELETE", "/api/delete")]
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     route=_PATHS,
     body=st.one_of(
         st.dictionaries(_FIELDS, _JSON, max_size=5),
-        st.fixed_dictionaries({"model": st.sampled_from([M, "qwen3:0.6b", "nomic-embed-text"])},
-                              optional={"prompt": _JSON, "messages": _JSON, "options": _JSON,
-                                        "format": _JSON, "think": _JSON, "input": _JSON,
-                                        "stream": st.just(False)}),
+        st.fixed_dictionaries(
+            {"model": st.sampled_from([M, "qwen3:0.6b", "nomic-embed-text"])},
+            optional={
+                "prompt": _JSON,
+                "messages": _JSON,
+                "options": _JSON,
+                "format": _JSON,
+                "think": _JSON,
+                "input": _JSON,
+                "stream": st.just(False),
+            },
+        ),
         st.binary(max_size=20),
     ),
 )
-def test_bad_input_never_crashes(ollama_mock: MockServer, route: tuple[str, str], body: Any) -> None:
+def test_bad_input_never_crashes(
+    ollama_mock: MockServer, route: tuple[str, str], body: Any
+) -> None:
     method, path = route
     with httpx.Client(base_url=ollama_mock.url, timeout=10) as http:
         response = _send(http, method, path, body)

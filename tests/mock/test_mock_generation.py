@@ -36,9 +36,14 @@ def test_same_bytes_across_server_instances() -> None:
     for _ in range(2):
         with MockServer(clock="fixed") as mock:
             bodies.append(
-                httpx.post(f"{mock.url}/api/chat", json={
-                    "model": M, "stream": False, "messages": [{"role": "user", "content": "hi"}]
-                }).content
+                httpx.post(
+                    f"{mock.url}/api/chat",
+                    json={
+                        "model": M,
+                        "stream": False,
+                        "messages": [{"role": "user", "content": "hi"}],
+                    },
+                ).content
             )
     assert bodies[0] == bodies[1]
 
@@ -46,9 +51,10 @@ def test_same_bytes_across_server_instances() -> None:
 def test_seed_prompt_and_system_change_the_text(http: httpx.Client) -> None:
     base = gen(http, stream=False).json()["response"]
     assert gen(http, stream=False, options={"seed": 1}).json()["response"] != base
-    assert gen(http, stream=False, options={"seed": 1}).json()["response"] == gen(
-        http, stream=False, options={"seed": 1}
-    ).json()["response"]
+    assert (
+        gen(http, stream=False, options={"seed": 1}).json()["response"]
+        == gen(http, stream=False, options={"seed": 1}).json()["response"]
+    )
     assert gen(http, stream=False, system="Be terse").json()["response"] != base
     assert gen(http, stream=False, prompt="Other").json()["response"] != base
 
@@ -60,7 +66,7 @@ def test_stream_concatenates_to_the_whole_and_metrics_agree(http: httpx.Client, 
     assert "".join(line["response"] for line in content) == whole["response"]
     assert final["done"] is True and all(line["done"] is False for line in content)
     assert final["eval_count"] == len(content) == whole["eval_count"]
-    parts = final["load_duration"] if "load_duration" in final else 0
+    parts = final.get("load_duration", 0)
     parts += final["prompt_eval_duration"] + final["eval_duration"]
     assert final["total_duration"] >= parts
     for line in lines:
@@ -70,9 +76,11 @@ def test_stream_concatenates_to_the_whole_and_metrics_agree(http: httpx.Client, 
 
 def test_real_clock_durations_are_measured(ollama_mock: MockServer) -> None:
     with MockServer(itl_ms=5) as mock:
-        final = httpx.post(f"{mock.url}/api/generate", json={
-            "model": M, "prompt": "hi", "stream": False, "options": {"num_predict": 6}
-        }, timeout=10).json()
+        final = httpx.post(
+            f"{mock.url}/api/generate",
+            json={"model": M, "prompt": "hi", "stream": False, "options": {"num_predict": 6}},
+            timeout=10,
+        ).json()
     assert final["eval_count"] == 6
     assert final["eval_duration"] >= 5 * 5 * 1e6 * 0.8  # five gaps of about 5 ms
     assert final["total_duration"] >= final["eval_duration"] + final["prompt_eval_duration"]
@@ -103,8 +111,9 @@ def test_format_json_and_schema(http: httpx.Client) -> None:
             "when": {"type": "string", "format": "date-time"},
         },
         "required": ["name", "tags", "age", "ratio", "nested", "when"],
-        "$defs": {"point": {"type": "object", "properties": {"x": {"type": "number"}},
-                            "required": ["x"]}},
+        "$defs": {
+            "point": {"type": "object", "properties": {"x": {"type": "number"}}, "required": ["x"]}
+        },
     }
     for seed in range(5):
         out = gen(http, stream=False, format=schema, options={"seed": seed}).json()
@@ -134,8 +143,14 @@ def test_tool_calls_validate_against_the_tool_schema(http: httpx.Client, spec: S
     for line in lines:
         assert spec.validate_stream_line("chat", line) == []
     # After the tool answered, the model answers in text.
-    answered = http.post("/api/chat", json={**body, "stream": False, "messages": [
-        *body["messages"], reply["message"], {"role": "tool", "content": "sunny"}]}).json()
+    answered = http.post(
+        "/api/chat",
+        json={
+            **body,
+            "stream": False,
+            "messages": [*body["messages"], reply["message"], {"role": "tool", "content": "sunny"}],
+        },
+    ).json()
     assert answered["message"]["content"] and "tool_calls" not in answered["message"]
 
 
@@ -150,8 +165,12 @@ def test_thinking(http: httpx.Client) -> None:
     silent = http.post("/api/chat", json={**body, "stream": False, "think": False}).json()
     assert "thinking" not in silent["message"]
     levels = [
-        len(http.post("/api/generate", json={
-            "model": "qwen3:0.6b", "prompt": "x", "stream": False, "think": level}).json()["thinking"])
+        len(
+            http.post(
+                "/api/generate",
+                json={"model": "qwen3:0.6b", "prompt": "x", "stream": False, "think": level},
+            ).json()["thinking"]
+        )
         for level in ("low", "high")
     ]
     assert levels[0] < levels[1]
@@ -159,14 +178,22 @@ def test_thinking(http: httpx.Client) -> None:
 
 def test_vision_and_insert(http: httpx.Client) -> None:
     image = "iVBORw0KGgo="  # base64 of a PNG signature
-    seen = http.post("/api/generate", json={
-        "model": "llava", "prompt": "what is this?", "images": [image], "stream": False})
+    seen = http.post(
+        "/api/generate",
+        json={"model": "llava", "prompt": "what is this?", "images": [image], "stream": False},
+    )
     assert seen.status_code == 200 and seen.json()["response"]
     bad = http.post("/api/generate", json={"model": "llava", "prompt": "x", "images": ["***"]})
     assert bad.status_code == 400
-    filled = http.post("/api/generate", json={
-        "model": "qwen2.5-coder:0.5b", "prompt": "def add(a, b):", "suffix": "return c",
-        "stream": False})
+    filled = http.post(
+        "/api/generate",
+        json={
+            "model": "qwen2.5-coder:0.5b",
+            "prompt": "def add(a, b):",
+            "suffix": "return c",
+            "stream": False,
+        },
+    )
     assert filled.status_code == 200 and filled.json()["response"]
 
 
@@ -192,7 +219,10 @@ def test_load_and_unload(http: httpx.Client, spec: Spec) -> None:
 
 def test_embeddings_are_deterministic_and_normalised(http: httpx.Client) -> None:
     body = {"model": "nomic-embed-text", "input": ["alpha", "beta", "alpha"]}
-    first, second = http.post("/api/embed", json=body).json(), http.post("/api/embed", json=body).json()
+    first, second = (
+        http.post("/api/embed", json=body).json(),
+        http.post("/api/embed", json=body).json(),
+    )
     assert first["embeddings"] == second["embeddings"]
     vectors = first["embeddings"]
     assert vectors[0] == vectors[2] and vectors[0] != vectors[1]
@@ -201,13 +231,20 @@ def test_embeddings_are_deterministic_and_normalised(http: httpx.Client) -> None
         assert sum(v * v for v in vector) == pytest.approx(1.0)
     small = http.post("/api/embed", json={**body, "dimensions": 16}).json()["embeddings"][0]
     assert len(small) == 16 and sum(v * v for v in small) == pytest.approx(1.0)
-    legacy = http.post("/api/embeddings", json={"model": "nomic-embed-text", "prompt": "alpha"}).json()
+    legacy = http.post(
+        "/api/embeddings", json={"model": "nomic-embed-text", "prompt": "alpha"}
+    ).json()
     assert len(legacy["embedding"]) == 768
     assert sum(v * v for v in legacy["embedding"]) != pytest.approx(1.0)  # not normalised
-    assert http.post("/api/embed", json={"model": "nomic-embed-text", "input": []}).json()[
-        "embeddings"] == []
-    assert http.post("/api/embeddings", json={"model": "nomic-embed-text", "prompt": ""}).json() == {
-        "embedding": []}
+    assert (
+        http.post("/api/embed", json={"model": "nomic-embed-text", "input": []}).json()[
+            "embeddings"
+        ]
+        == []
+    )
+    assert http.post(
+        "/api/embeddings", json={"model": "nomic-embed-text", "prompt": ""}
+    ).json() == {"embedding": []}
     long = "word " * 3000
     truncated = http.post("/api/embed", json={"model": "nomic-embed-text", "input": long}).json()
     assert truncated["prompt_eval_count"] == 2048  # cut to the context length

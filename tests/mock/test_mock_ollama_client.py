@@ -22,6 +22,7 @@ def test_list_and_show(client: ollama.Client) -> None:
     names = {m.model for m in client.list().models}
     assert {MODEL, "llama3.2:latest", "nomic-embed-text:latest", "qwen3:0.6b"} <= names
     shown = client.show(MODEL)
+    assert shown.details is not None
     assert shown.details.family == "llama"
     assert shown.details.parameter_size == "134.52M"
     assert shown.modelinfo is not None and shown.modelinfo["llama.context_length"] == 8192
@@ -35,10 +36,10 @@ def test_generate_streamed_equals_whole(client: ollama.Client) -> None:
     whole = client.generate(model=MODEL, prompt="Why is the sky blue?")
     parts = list(client.generate(model=MODEL, prompt="Why is the sky blue?", stream=True))
     assert whole.done and parts[-1].done
-    assert "".join(p.response for p in parts) == whole.response
+    assert "".join(p.response or "" for p in parts) == whole.response
     content_lines = [p for p in parts if not p.done]
     assert parts[-1].eval_count == len(content_lines) == whole.eval_count
-    assert all(len(p.response) > 0 for p in content_lines)
+    assert all(p.response for p in content_lines)
     assert whole.context and whole.done_reason == "stop"
 
 
@@ -60,7 +61,9 @@ def test_chat_tools_and_thinking(client: ollama.Client) -> None:
         return "sunny"
 
     reply = client.chat(
-        model=MODEL, messages=[{"role": "user", "content": "weather in Paris?"}], tools=[get_weather]
+        model=MODEL,
+        messages=[{"role": "user", "content": "weather in Paris?"}],
+        tools=[get_weather],
     )
     assert reply.message.tool_calls
     call = reply.message.tool_calls[0]
@@ -103,7 +106,8 @@ def test_pull_push_create_copy_delete(client: ollama.Client, tmp_path: Path) -> 
     digest = client.create_blob(weights)
     streamed = list(client.create(model="local", files={"model.gguf": digest}, stream=True))
     assert streamed[-1].status == "success"
-    assert client.show("local").details.format == "gguf"
+    details = client.show("local").details
+    assert details is not None and details.format == "gguf"
 
 
 def test_ps_after_use(client: ollama.Client) -> None:
@@ -129,10 +133,11 @@ def test_async_client_every_method(ollama_mock: MockServer) -> None:
         assert (await client.list()).models
         reply = await client.generate(model=MODEL, prompt="hi")
         chunks = [c async for c in await client.generate(model=MODEL, prompt="hi", stream=True)]
-        assert "".join(c.response for c in chunks) == reply.response
+        assert "".join(c.response or "" for c in chunks) == reply.response
         chat = await client.chat(model=MODEL, messages=[{"role": "user", "content": "hi"}])
         streamed = [
-            c async for c in await client.chat(
+            c
+            async for c in await client.chat(
                 model=MODEL, messages=[{"role": "user", "content": "hi"}], stream=True
             )
         ]

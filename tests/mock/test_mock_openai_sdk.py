@@ -6,6 +6,7 @@ import json
 
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from mockserver.testing import MockServer
 
@@ -29,11 +30,11 @@ def test_chat_completion(client: openai.OpenAI) -> None:
 
 
 def test_chat_stream_with_usage_matches_whole(client: openai.OpenAI) -> None:
-    messages = [{"role": "user", "content": "Count to five"}]
-    whole = client.chat.completions.create(model=MODEL, messages=messages)  # type: ignore[arg-type]
+    messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Count to five"}]
+    whole = client.chat.completions.create(model=MODEL, messages=messages)
     stream = client.chat.completions.create(
         model=MODEL,
-        messages=messages,  # type: ignore[arg-type]
+        messages=messages,
         stream=True,
         stream_options={"include_usage": True},
     )
@@ -78,7 +79,7 @@ def test_chat_max_tokens_and_tools(client: openai.OpenAI) -> None:
 
 
 def test_json_schema_response_format(client: openai.OpenAI) -> None:
-    schema = {
+    schema: dict[str, object] = {
         "type": "object",
         "properties": {"name": {"type": "string"}, "age": {"type": "integer", "minimum": 0}},
         "required": ["name", "age"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from typing import Any
 
 import httpx
 
@@ -17,7 +18,9 @@ from .conftest import ndjson
 def _manifest(http: httpx.Client, repo: str, tag: str) -> dict:  # type: ignore[type-arg]
     response = http.get(f"/v2/{repo}/manifests/{tag}")
     assert response.status_code == 200
-    assert response.headers["content-type"] == "application/vnd.docker.distribution.manifest.v2+json"
+    assert (
+        response.headers["content-type"] == "application/vnd.docker.distribution.manifest.v2+json"
+    )
     digest = "sha256:" + hashlib.sha256(response.content).hexdigest()
     assert response.headers["docker-content-digest"] == digest
     return json.loads(response.content)  # type: ignore[no-any-return]
@@ -34,7 +37,10 @@ def test_manifests_and_blobs(http: httpx.Client) -> None:
         assert blob.status_code == 200 and len(blob.content) == layer["size"]
         assert "sha256:" + hashlib.sha256(blob.content).hexdigest() == layer["digest"]
     head = http.head(f"/v2/library/smollm2/blobs/{manifest['layers'][0]['digest']}")
-    assert head.status_code == 200 and int(head.headers["content-length"]) == manifest["layers"][0]["size"]
+    assert (
+        head.status_code == 200
+        and int(head.headers["content-length"]) == manifest["layers"][0]["size"]
+    )
     assert http.head("/v2/library/smollm2/manifests/135m").status_code == 200
     # A registry-only model is served too (that is what /api/pull fetches).
     assert _manifest(http, "library/snowflake-arctic-embed", "22m")["layers"]
@@ -80,20 +86,28 @@ def test_chunked_upload_then_manifest(http: httpx.Client) -> None:
     config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
     monolithic = http.post(f"/v2/me/thing/blobs/uploads/?digest={config_digest}", content=config)
     assert monolithic.status_code == 201
-    manifest = {
+    manifest: dict[str, Any] = {
         "schemaVersion": 2,
         "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
-                   "digest": config_digest, "size": len(config)},
-        "layers": [{"mediaType": "application/vnd.ollama.image.model", "digest": digest,
-                    "size": len(data)}],
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "digest": config_digest,
+            "size": len(config),
+        },
+        "layers": [
+            {"mediaType": "application/vnd.ollama.image.model", "digest": digest, "size": len(data)}
+        ],
     }
     put = http.put("/v2/me/thing/manifests/v1", content=json.dumps(manifest))
     assert put.status_code == 201
     assert _manifest(http, "me/thing", "v1")["layers"][0]["digest"] == digest
     # What was pushed over /v2 can be pulled with /api/pull.
-    assert ndjson(http.post("/api/pull", json={"model": "me/thing:v1"}))[-1] == {"status": "success"}
-    assert http.post("/api/show", json={"model": "me/thing:v1"}).json()["details"]["family"] == "llama"
+    assert ndjson(http.post("/api/pull", json={"model": "me/thing:v1"}))[-1] == {
+        "status": "success"
+    }
+    assert (
+        http.post("/api/show", json={"model": "me/thing:v1"}).json()["details"]["family"] == "llama"
+    )
     manifest["layers"][0]["digest"] = "sha256:" + "3" * 64
     unknown = http.put("/v2/me/thing/manifests/v2", content=json.dumps(manifest))
     assert unknown.status_code == 400
@@ -105,10 +119,16 @@ def test_pull_progress_adds_up(http: httpx.Client, spec: Spec) -> None:
         assert spec.validate_stream_line("pull", line) == []
     statuses = [line["status"] for line in lines]
     assert statuses[0] == "pulling manifest"
-    assert statuses[-4:] == ["verifying sha256 digest", "writing manifest",
-                             "removing unused layers", "success"]
+    assert statuses[-4:] == [
+        "verifying sha256 digest",
+        "writing manifest",
+        "removing unused layers",
+        "success",
+    ]
     manifest = _manifest(http, "library/snowflake-arctic-embed", "22m")
-    expected = {layer["digest"]: layer["size"] for layer in [manifest["config"], *manifest["layers"]]}
+    expected = {
+        layer["digest"]: layer["size"] for layer in [manifest["config"], *manifest["layers"]]
+    }
     progress: dict[str, list[int]] = defaultdict(list)
     for line in lines:
         if "digest" in line:

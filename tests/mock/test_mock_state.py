@@ -19,12 +19,22 @@ def names(http: httpx.Client) -> set[str]:
 
 
 def test_create_from_model_is_reflected_everywhere(http: httpx.Client, spec: Spec) -> None:
-    lines = ndjson(http.post("/api/create", json={
-        "model": "mario", "from": M, "system": "You are Mario.",
-        "parameters": {"temperature": 0.3, "stop": ["END"]},
-        "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "wahoo"}],
-        "license": ["MIT"],
-    }))
+    lines = ndjson(
+        http.post(
+            "/api/create",
+            json={
+                "model": "mario",
+                "from": M,
+                "system": "You are Mario.",
+                "parameters": {"temperature": 0.3, "stop": ["END"]},
+                "messages": [
+                    {"role": "user", "content": "hi"},
+                    {"role": "assistant", "content": "wahoo"},
+                ],
+                "license": ["MIT"],
+            },
+        )
+    )
     statuses = [line["status"] for line in lines]
     assert statuses[-2:] == ["writing manifest", "success"]
     assert any(s.startswith("using existing layer sha256:") for s in statuses)
@@ -47,7 +57,7 @@ def test_create_from_model_is_reflected_everywhere(http: httpx.Client, spec: Spe
 
 
 def test_create_from_legacy_modelfile(http: httpx.Client) -> None:
-    modelfile = 'FROM llama3.2\nSYSTEM You are a concise assistant.\nPARAMETER temperature 0.3\n'
+    modelfile = "FROM llama3.2\nSYSTEM You are a concise assistant.\nPARAMETER temperature 0.3\n"
     response = http.post("/api/create", json={"name": "concise-llama", "modelfile": modelfile})
     assert ndjson(response)[-1] == {"status": "success"}
     shown = http.post("/api/show", json={"name": "concise-llama"}).json()
@@ -64,23 +74,35 @@ def test_create_from_blob_files_and_blob_endpoints(http: httpx.Client) -> None:
     assert http.post(f"/api/blobs/{digest}", content=data).status_code == 201
     assert http.post(f"/api/blobs/{digest}", content=data).status_code == 200
     assert http.head(f"/api/blobs/{digest.replace(':', '-')}").status_code == 200
-    created = http.post("/api/create", json={
-        "model": "imported", "files": {"model.gguf": digest}, "stream": False})
+    created = http.post(
+        "/api/create", json={"model": "imported", "files": {"model.gguf": digest}, "stream": False}
+    )
     assert created.json() == {"status": "success"}
     tagged = {m["name"]: m for m in http.get("/api/tags").json()["models"]}
     assert tagged["imported:latest"]["size"] >= len(data)
-    missing = http.post("/api/create", json={"model": "y", "files": {"m.gguf": "sha256:" + "2" * 64}})
+    missing = http.post(
+        "/api/create", json={"model": "y", "files": {"m.gguf": "sha256:" + "2" * 64}}
+    )
     assert missing.status_code == 400
 
 
 def test_quantize(http: httpx.Client) -> None:
-    lines = ndjson(http.post("/api/create", json={"model": "small", "from": M, "quantize": "q4_K_M"}))
+    lines = ndjson(
+        http.post("/api/create", json={"model": "small", "from": M, "quantize": "q4_K_M"})
+    )
     assert lines[0]["status"] == "quantizing F16 model to Q4_K_M"
-    assert http.post("/api/show", json={"model": "small"}).json()["details"][
-        "quantization_level"] == "Q4_K_M"
-    refused = ndjson(http.post("/api/create", json={"model": "s2", "from": "llama3.2", "quantize": "q8_0"}))
+    assert (
+        http.post("/api/show", json={"model": "small"}).json()["details"]["quantization_level"]
+        == "Q4_K_M"
+    )
+    refused = ndjson(
+        http.post("/api/create", json={"model": "s2", "from": "llama3.2", "quantize": "q8_0"})
+    )
     assert refused[-1] == {"error": "quantization is only supported for F16 and F32 models"}
-    assert http.post("/api/create", json={"model": "s3", "from": M, "quantize": "q1"}).status_code == 400
+    assert (
+        http.post("/api/create", json={"model": "s3", "from": M, "quantize": "q1"}).status_code
+        == 400
+    )
 
 
 def test_copy_and_delete(http: httpx.Client) -> None:
@@ -103,8 +125,12 @@ def test_delete_unloads(http: httpx.Client) -> None:
     assert http.get("/api/ps").json()["models"] == []
 
 
-def test_keep_alive_expiry_with_the_fixed_clock(ollama_mock: MockServer, http: httpx.Client, spec: Spec) -> None:
-    http.post("/api/generate", json={"model": M, "prompt": "hi", "stream": False, "keep_alive": "10m"})
+def test_keep_alive_expiry_with_the_fixed_clock(
+    ollama_mock: MockServer, http: httpx.Client, spec: Spec
+) -> None:
+    http.post(
+        "/api/generate", json={"model": M, "prompt": "hi", "stream": False, "keep_alive": "10m"}
+    )
     http.post("/api/embed", json={"model": "nomic-embed-text", "input": "x", "keep_alive": 30})
     running = http.get("/api/ps").json()
     assert spec.validate_response("listRunning", 200, running) == []
@@ -123,7 +149,10 @@ def test_keep_alive_expiry_with_the_fixed_clock(ollama_mock: MockServer, http: h
 
 
 def test_max_loaded_models_evicts_the_least_recent() -> None:
-    with MockServer(clock="fixed", max_loaded_models=2) as mock, httpx.Client(base_url=mock.url) as http:
+    with (
+        MockServer(clock="fixed", max_loaded_models=2) as mock,
+        httpx.Client(base_url=mock.url) as http,
+    ):
         for model in ("smollm2:135m", "llama3.2", "llama3"):
             http.post("/api/generate", json={"model": model, "prompt": "hi", "stream": False})
             mock.advance(1)

@@ -6,6 +6,7 @@ is shared and these tests must not flake.
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -37,11 +38,14 @@ def test_timing_header_shapes_the_stream(http: httpx.Client) -> None:
     stamps = _stamped_lines(http, {"X-Mock-Timing": "ttft=200ms, itl=30ms"})
     assert len(stamps) == 9
     assert stamps[0] >= 0.18  # time to first token
-    gaps = [b - a for a, b in zip(stamps[:-2], stamps[1:-1], strict=True)]
+    gaps = [b - a for a, b in itertools.pairwise(stamps[:-1])]
     assert sum(gaps) / len(gaps) >= 0.025
     assert stamps[-1] < 5.0
-    response = http.post("/api/generate", json={**BODY, "stream": False},
-                         headers={"X-Mock-Timing": "ttft=10ms, itl=0, jitter=0, seed=7"})
+    response = http.post(
+        "/api/generate",
+        json={**BODY, "stream": False},
+        headers={"X-Mock-Timing": "ttft=10ms, itl=0, jitter=0, seed=7"},
+    )
     assert response.headers["x-mock-timing"] == "ttft=10ms, itl=0ms, jitter=0ms, seed=7"
 
 
@@ -82,8 +86,11 @@ def test_status_fault(http: httpx.Client, status: int) -> None:
     response = http.post("/api/generate", json=BODY, headers={"X-Mock-Fault": f"status={status}"})
     assert response.status_code == status
     assert set(response.json()) == {"error"}
-    openai = http.post("/v1/chat/completions", headers={"X-Mock-Fault": f"status={status}"},
-                       json={"model": M, "messages": [{"role": "user", "content": "x"}]})
+    openai = http.post(
+        "/v1/chat/completions",
+        headers={"X-Mock-Fault": f"status={status}"},
+        json={"model": M, "messages": [{"role": "user", "content": "x"}]},
+    )
     assert openai.status_code == status and openai.json()["error"]["type"] == "api_error"
     tags = http.get("/api/tags", headers={"X-Mock-Fault": f"status={status},message=nope"})
     assert (tags.status_code, tags.json()) == (status, {"error": "nope"})
@@ -93,19 +100,26 @@ def test_error_after_sends_an_error_line(http: httpx.Client) -> None:
     lines = ndjson(http.post("/api/generate", json=BODY, headers={"X-Mock-Fault": "error-after=3"}))
     assert len(lines) == 4 and all(not line["done"] for line in lines[:3])
     assert set(lines[-1]) == {"error"}
-    whole = http.post("/api/generate", json={**BODY, "stream": False},
-                      headers={"X-Mock-Fault": "error-after=3"})
+    whole = http.post(
+        "/api/generate", json={**BODY, "stream": False}, headers={"X-Mock-Fault": "error-after=3"}
+    )
     assert whole.status_code == 500 and set(whole.json()) == {"error"}
-    pulled = ndjson(http.post("/api/pull", json={"model": "qwen2.5:0.5b"},
-                              headers={"X-Mock-Fault": "error-after=2"}))
+    pulled = ndjson(
+        http.post(
+            "/api/pull", json={"model": "qwen2.5:0.5b"}, headers={"X-Mock-Fault": "error-after=2"}
+        )
+    )
     assert len(pulled) == 3 and set(pulled[-1]) == {"error"}
 
 
 def test_drop_after_closes_the_connection(http: httpx.Client) -> None:
     received = []
-    with pytest.raises(httpx.RemoteProtocolError), http.stream(
-        "POST", "/api/generate", json=BODY, headers={"X-Mock-Fault": "drop-after=2"}
-    ) as response:
+    with (
+        pytest.raises(httpx.RemoteProtocolError),
+        http.stream(
+            "POST", "/api/generate", json=BODY, headers={"X-Mock-Fault": "drop-after=2"}
+        ) as response,
+    ):
         for line in response.iter_lines():
             if line:
                 received.append(line)
@@ -116,10 +130,12 @@ def test_drop_after_closes_the_connection(http: httpx.Client) -> None:
 
 def test_stall_and_slow_first_byte(http: httpx.Client) -> None:
     stamps = _stamped_lines(http, {"X-Mock-Fault": "stall=300ms, stall-after=4"})
-    gaps = [b - a for a, b in zip(stamps[:-1], stamps[1:], strict=True)]
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
     assert max(gaps) >= 0.28 and gaps.index(max(gaps)) == 3
     start = time.perf_counter()
-    assert http.get("/api/tags", headers={"X-Mock-Fault": "slow-first-byte=250ms"}).status_code == 200
+    assert (
+        http.get("/api/tags", headers={"X-Mock-Fault": "slow-first-byte=250ms"}).status_code == 200
+    )
     assert time.perf_counter() - start >= 0.24
     bad = http.get("/api/tags", headers={"X-Mock-Fault": "explode=1"})
     assert bad.status_code == 400 and "X-Mock-Fault" in bad.json()["error"]
@@ -127,21 +143,39 @@ def test_stall_and_slow_first_byte(http: httpx.Client) -> None:
 
 def test_scenario_file_is_reproducible(tmp_path: Path) -> None:
     scenario = tmp_path / "faults.json"
-    scenario.write_text(json.dumps({"seed": 11, "rules": [
-        {"route": "/api/generate", "model": M, "probability": 0.5, "fault": "status=503"},
-        {"route": "chat", "probability": 1.0, "fault": "error-after=1"},
-    ]}), encoding="utf-8")
+    scenario.write_text(
+        json.dumps(
+            {
+                "seed": 11,
+                "rules": [
+                    {
+                        "route": "/api/generate",
+                        "model": M,
+                        "probability": 0.5,
+                        "fault": "status=503",
+                    },
+                    {"route": "chat", "probability": 1.0, "fault": "error-after=1"},
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
     outcomes = []
     for _ in range(2):
         with MockServer(faults=str(scenario)) as mock, httpx.Client(base_url=mock.url) as http:
-            outcomes.append([
-                http.post("/api/generate", json={**BODY, "stream": False}).status_code
-                for _ in range(20)
-            ])
+            outcomes.append(
+                [
+                    http.post("/api/generate", json={**BODY, "stream": False}).status_code
+                    for _ in range(20)
+                ]
+            )
             other = http.post("/api/generate", json={**BODY, "model": "llama3.2", "stream": False})
             assert other.status_code == 200  # the rule names another model
-            chat = ndjson(http.post("/api/chat", json={
-                "model": M, "messages": [{"role": "user", "content": "x"}]}))
+            chat = ndjson(
+                http.post(
+                    "/api/chat", json={"model": M, "messages": [{"role": "user", "content": "x"}]}
+                )
+            )
             assert set(chat[-1]) == {"error"}
     assert outcomes[0] == outcomes[1]
     assert 3 <= outcomes[0].count(503) <= 17 and set(outcomes[0]) == {200, 503}
@@ -152,8 +186,11 @@ def test_queue_overflow_gets_ollamas_503() -> None:
         results: list[int] = []
 
         def slow() -> None:
-            response = httpx.post(f"{mock.url}/api/generate", timeout=30, json={
-                **BODY, "stream": False, "options": {"num_predict": 5}})
+            response = httpx.post(
+                f"{mock.url}/api/generate",
+                timeout=30,
+                json={**BODY, "stream": False, "options": {"num_predict": 5}},
+            )
             results.append(response.status_code)
 
         threads = [threading.Thread(target=slow) for _ in range(2)]
@@ -175,8 +212,14 @@ def test_num_parallel_runs_requests_together() -> None:
         with MockServer(num_parallel=parallel, itl_ms=100) as mock:
             start = time.perf_counter()
             threads = [
-                threading.Thread(target=httpx.post, args=(f"{mock.url}/api/generate",), kwargs={
-                    "json": {**BODY, "stream": False, "options": {"num_predict": 6}}, "timeout": 30})
+                threading.Thread(
+                    target=httpx.post,
+                    args=(f"{mock.url}/api/generate",),
+                    kwargs={
+                        "json": {**BODY, "stream": False, "options": {"num_predict": 6}},
+                        "timeout": 30,
+                    },
+                )
                 for _ in range(3)
             ]
             for thread in threads:
@@ -191,9 +234,10 @@ def test_num_parallel_runs_requests_together() -> None:
 def test_client_disconnect_stops_generation() -> None:
     with MockServer(num_parallel=1, itl_ms=50) as mock:
         body = {**BODY, "options": {"num_predict": 200}}
-        with httpx.Client(base_url=mock.url, timeout=10) as http, http.stream(
-            "POST", "/api/generate", json=body
-        ) as response:
+        with (
+            httpx.Client(base_url=mock.url, timeout=10) as http,
+            http.stream("POST", "/api/generate", json=body) as response,
+        ):
             lines = response.iter_lines()
             assert orjson.loads(next(lines))["done"] is False
             assert orjson.loads(next(lines))["done"] is False
@@ -206,6 +250,9 @@ def test_client_disconnect_stops_generation() -> None:
         assert mock.state.stats["tokens"] == tokens < 20  # nothing more was generated
         # The slot was given back: with num_parallel=1 the next request runs at once.
         start = time.perf_counter()
-        quick = httpx.post(f"{mock.url}/api/generate", timeout=10, json={
-            **BODY, "stream": False, "options": {"num_predict": 2}})
+        quick = httpx.post(
+            f"{mock.url}/api/generate",
+            timeout=10,
+            json={**BODY, "stream": False, "options": {"num_predict": 2}},
+        )
         assert quick.status_code == 200 and time.perf_counter() - start < 2

@@ -27,12 +27,19 @@ from .python_examples import PYTHON_EXAMPLES
 DOC_BASE = "http://localhost:11434"
 
 
-@pytest.mark.parametrize(("name", "method", "path", "body"), CURL_EXAMPLES, ids=[c[0] for c in CURL_EXAMPLES])
-def test_curl_example(ollama_mock: MockServer, spec: Spec, name: str, method: str, path: str, body: Any) -> None:
+@pytest.mark.parametrize("example", CURL_EXAMPLES, ids=[c[0] for c in CURL_EXAMPLES])
+def test_curl_example(
+    ollama_mock: MockServer, spec: Spec, example: tuple[str, str, str, Any]
+) -> None:
+    name, method, path, body = example
     with httpx.Client(base_url=ollama_mock.url, timeout=10) as http:
         if name == "000-delete":
             http.post("/api/copy", json={"source": "llama3.2", "destination": "llama3.2-copy"})
-        response = http.request(method, path, json=body) if body is not None else http.request(method, path)
+        response = (
+            http.request(method, path, json=body)
+            if body is not None
+            else http.request(method, path)
+        )
     assert response.status_code == 200, response.text
     op = spec.route(method, path)
     assert op is not None
@@ -58,13 +65,25 @@ def routed(ollama_mock: MockServer, monkeypatch: pytest.MonkeyPatch) -> MockServ
 
     def request(self: requests.Session, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
         if url.startswith(DOC_BASE):
-            url = ollama_mock.url + url[len(DOC_BASE):]
+            url = ollama_mock.url + url[len(DOC_BASE) :]
         return original(self, method, url, *args, **kwargs)
 
     monkeypatch.setattr(requests.Session, "request", request)
     client = ollama.Client(host=ollama_mock.url)
-    for function in ("generate", "chat", "create", "list", "copy", "delete", "pull", "push",
-                     "embed", "embeddings", "show", "ps"):
+    for function in (
+        "generate",
+        "chat",
+        "create",
+        "list",
+        "copy",
+        "delete",
+        "pull",
+        "push",
+        "embed",
+        "embeddings",
+        "show",
+        "ps",
+    ):
         monkeypatch.setattr(ollama, function, getattr(client, function))
     return ollama_mock
 
@@ -89,7 +108,7 @@ EXPECTED_OUTPUT = {
     "002-create-modelfile": "writing manifest\nsuccess\n",
     "002-minimal-client": "Available: ['",
     "002-stats": "tok/s |",
-    "002-safe-chat": "HTTP 404: {\"error\":\"model 'no-such-model' not found\"}",
+    "002-safe-chat": 'HTTP 404: {"error":"model \'no-such-model\' not found"}',
     "002-ensure-loaded": "Pre-warming llama3.2...\nReady\nTrue\n",
     # The script's prefix match finds the installed qwen2.5-coder:0.5b, as it says it would.
     "002-setup-script": "qwen2.5-coder:7b: already available",
