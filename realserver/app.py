@@ -22,6 +22,7 @@ from ollama_harness.spec import load_spec
 from realserver import engine, native_inference, native_models, openai_compat
 from realserver.catalog import ModelCatalog
 from realserver.http import JSONResponse, error_response
+from realserver.management_routes import management_routes
 from realserver.scheduler import Scheduler
 from realserver.settings import RealServerSettings
 from realserver.state import ServerState
@@ -151,6 +152,7 @@ def create_app(settings: RealServerSettings | None = None) -> Starlette:
         Route("/v1/models", openai_compat.list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", openai_compat.retrieve_model, methods=["GET"]),
     ]
+    routes += management_routes(state)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
