@@ -34,10 +34,14 @@ STYLE = """
 .oh-load .oh-note{color:#555;font-size:12px}
 """
 
+#: In <head>, before anything else can fail: collect every script error of the page.
+ERROR_SCRIPT = (
+    "window.ohErrors=[];window.addEventListener('error',function(e){"
+    "window.ohErrors.push(String(e.message||e));if(window.ohShow)window.ohShow();});"
+)
 PAGE_SCRIPT = """
 (function(){
-  var errors=[];
-  window.addEventListener('error',function(e){errors.push(String(e.message||e));show();});
+  var errors=window.ohErrors||[];
   function show(){
     var el=document.getElementById('oh-check');if(!el)return;
     var charts=document.querySelectorAll('svg.oh-chart'),drawn=0;
@@ -53,6 +57,7 @@ PAGE_SCRIPT = """
     el.textContent=drawn+' of '+charts.length+' charts drawn'+
       (errors.length?'; script errors: '+errors.join(' | '):'; no script errors');
   }
+  window.ohShow=show;
   if(document.readyState==='loading'){document.addEventListener('DOMContentLoaded',show);}
   else{show();}
 })();
@@ -448,7 +453,8 @@ def render_page(title: str, *fragments: str) -> str:
         f"<title>{escape(title)}</title>"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         "<style>body{margin:16px 24px;font-family:system-ui,sans-serif}"
-        "#oh-check{color:#666;font-size:12px;margin-top:24px}</style></head><body>"
+        "#oh-check{color:#666;font-size:12px;margin-top:24px}</style>"
+        f"<script>{ERROR_SCRIPT}</script></head><body>"
         f'{body}<p id="oh-check" data-charts="" data-drawn="" data-errors="">'
         "chart check did not run (scripts disabled?)</p>"
         f"<script>{PAGE_SCRIPT}</script></body></html>"

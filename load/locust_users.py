@@ -143,10 +143,12 @@ class OllamaUser(FastHttpUser):
             record.fail("timeout", f"no data for {state.options.request_timeout:g}s ({exc})", now)
             self._reconnect()
         except (OSError, HTTPConnectionClosed) as exc:  # refused, reset, closed early
-            record.fail("connection", f"{type(exc).__name__}: {exc}", perf_counter())
+            kind = "incomplete_stream" if status and request.stream else "connection"
+            record.fail(kind, f"{type(exc).__name__}: {exc}", perf_counter())
             self._reconnect()
-        except Exception as exc:  # the HTTP parser's errors: a malformed response
-            record.fail("protocol", f"{type(exc).__name__}: {exc}", perf_counter())
+        except Exception as exc:  # the HTTP parser's errors: a malformed or cut response
+            kind = "incomplete_stream" if status and request.stream else "protocol"
+            record.fail(kind, f"{type(exc).__name__}: {exc}", perf_counter())
             self._reconnect()
         end = record.last_at if record.last_at is not None else perf_counter()
         first = record.first_text_at

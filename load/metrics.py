@@ -164,7 +164,7 @@ def summarize(
     per_s = (lambda n: n / window_s) if window_s > 0 else (lambda n: 0.0)
 
     errors_by_kind = Counter(s.error_kind for s in failed)
-    statuses = Counter(s.status for s in failed if s.status)
+    statuses = Counter(s.status for s in failed if s.status >= 400)
     examples: dict[str, str] = {}
     for s in failed:
         examples.setdefault(s.error_kind, f"{s.endpoint} {s.status or ''} {s.error}".strip())

@@ -1,29 +1,36 @@
-"""A tiny Ollama-shaped server for the load tool's tests: known timings, known failures.
+"""Fixtures of the load tool's tests.
 
-It streams ``num_predict`` (or ``max_tokens``) tokens, the first after ``ttft_ms``
-and one every ``itl_ms``, on the native NDJSON routes and the /v1 SSE routes, with
-the server figures (``eval_count``, ``eval_duration``...) a real server sends. Model
+``stub_url``: a tiny Ollama-shaped server with known timings and failures. It
+streams ``num_predict`` (or ``max_tokens``) tokens, the first after ``ttft_ms`` and
+one every ``itl_ms``, on the native NDJSON routes and the /v1 SSE routes, with the
+server figures (``eval_count``, ``eval_duration``...) a real server sends. Model
 names pick failures: ``missing`` -> 404, ``broken`` -> an ``{"error"}`` line
 mid-stream, ``cut`` -> the connection closes mid-stream.
+
+``make``: raw samples made to order, for the metric and report tests.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import pytest
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from load.samples import Sample
 
 
 @dataclass
@@ -110,8 +117,10 @@ def build_app(timing: Timing) -> Starlette:
             return JSONResponse(
                 {
                     "object": "list",
-                    "data": [{"object": "embedding", "index": i, "embedding": [0.1, 0.2]}
-                             for i in range(count)],
+                    "data": [
+                        {"object": "embedding", "index": i, "embedding": [0.1, 0.2]}
+                        for i in range(count)
+                    ],
                     "usage": {"prompt_tokens": 5 * count, "total_tokens": 5 * count},
                 }
             )
@@ -130,8 +139,14 @@ def build_app(timing: Timing) -> Starlette:
         model = body.get("model", "")
         if model == "missing":
             return JSONResponse(
-                {"error": {"message": f"model '{model}' not found", "type": "not_found_error",
-                           "param": None, "code": None}},
+                {
+                    "error": {
+                        "message": f"model '{model}' not found",
+                        "type": "not_found_error",
+                        "param": None,
+                        "code": None,
+                    }
+                },
                 status_code=404,
             )
         n = _tokens(body)
@@ -178,7 +193,7 @@ def serve(app: Any) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="error", lifespan="off", access_log=False)
+    config = uvicorn.Config(app, log_level="critical", lifespan="off", access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -196,12 +211,62 @@ def serve(app: Any) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def stub_server(ttft_ms: float = 20.0, itl_ms: float = 5.0, tokens_per_chunk: int = 1) -> Iterator[str]:
+def stub_server(
+    ttft_ms: float = 20.0, itl_ms: float = 5.0, tokens_per_chunk: int = 1
+) -> Iterator[str]:
     with serve(build_app(Timing(ttft_ms, itl_ms, tokens_per_chunk))) as url:
         yield url
 
 
-if __name__ == "__main__":  # python tests/load/stub_server.py: serve until Ctrl-C
-    with stub_server() as base:
-        print(base, flush=True)
-        threading.Event().wait()
+_ids = itertools.count()
+
+
+def _make(
+    *,
+    ttft: float | None = 100.0,
+    e2e: float = 1000.0,
+    tokens: int | None = 10,
+    at: float = 1_000.0,
+    kind: str = "chat",
+    error_kind: str = "",
+    status: int = 200,
+    queue: float = 0.0,
+    worker: int = 0,
+    gaps: tuple[float, ...] = (),
+    eval_ns: int | None = None,
+) -> Sample:
+    return Sample(
+        request_id=f"r{next(_ids)}",
+        worker=worker,
+        kind=kind,
+        endpoint=f"/api/{kind}",
+        stream=ttft is not None,
+        users=4,
+        scheduled_at=at,
+        queue_ms=queue,
+        ttft_ms=ttft,
+        e2e_ms=e2e,
+        output_tokens=tokens,
+        token_source="eval_count" if tokens else "none",
+        prompt_tokens=5,
+        chunks=tokens or 0,
+        chunk_gaps_ms=gaps,
+        eval_count=tokens,
+        eval_duration_ns=eval_ns,
+        status=status,
+        error_kind=error_kind,
+        error="boom" if error_kind else "",
+    )
+
+
+@pytest.fixture(scope="session")
+def stub_url() -> Iterator[str]:
+    """One stub server for the session: 20 ms to the first token, 5 ms per token."""
+    with stub_server(ttft_ms=20, itl_ms=5) as url:
+        yield url
+
+
+@pytest.fixture
+def make() -> Callable[..., Sample]:
+    """``make(ttft=..., e2e=..., tokens=..., at=..., error_kind=...)`` -> a Sample."""
+    return _make
