@@ -101,13 +101,22 @@ class ModelRecord:
         rows: list[str] = []
         for key, value in self.parameters.items():
             values = value if isinstance(value, list) else [value]
-            rows.extend(f"{key:<30} {_param_text(v)}" for v in values)
+            rows.extend(f"{key:<30} {_go_value(v)}" for v in values)
         return "\n".join(rows)
 
 
 def _param_text(value: Any) -> str:
     if isinstance(value, str):
         return f'"{value}"' if any(c.isspace() for c in value) or not value else value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _go_value(value: Any) -> str:
+    """Go's %#v for the scalar types parameters hold (strings quoted)."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)

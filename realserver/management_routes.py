@@ -51,7 +51,7 @@ class Management:
 
     @property
     def mirror(self) -> str:
-        return str(getattr(self.state.settings, "registry_mirror", "") or "")
+        return self.state.settings.registry_mirror
 
     def pull_context(self) -> PullContext:
         return PullContext(self.state.store, self.downloads, self.pins, self.mirror)

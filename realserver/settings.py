@@ -60,6 +60,11 @@ class RealServerSettings(BaseSettings):
         default="",
         description="extra allowed CORS origins, comma separated (localhost always allowed)",
     )
+    registry_mirror: str = Field(
+        "",
+        description="registry URL (e.g. http://127.0.0.1:5000) that pull and push use for "
+        "names on the default registry (registry.ollama.ai); empty: the default registry",
+    )
     llama_extra_buffers: bool = Field(
         default=False,
         description="let llama.cpp repack CPU weights (AMX/extra buffer types); off because "
