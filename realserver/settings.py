@@ -61,7 +61,7 @@ class RealServerSettings(BaseSettings):
         description="extra allowed CORS origins, comma separated (localhost always allowed)",
     )
     registry_mirror: str = Field(
-        "",
+        default="",
         description="registry URL (e.g. http://127.0.0.1:5000) that pull and push use for "
         "names on the default registry (registry.ollama.ai); empty: the default registry",
     )

@@ -74,13 +74,14 @@ def test_stream_and_non_stream_agree_under_greedy_sampling(client: ollama.Client
     whole = client.generate(model=MODEL, prompt="Name a colour.", options=FAST)
     parts = list(client.generate(model=MODEL, prompt="Name a colour.", options=FAST, stream=True))
     assert all(not p.done for p in parts[:-1]) and parts[-1].done
-    assert "".join(p.response for p in parts) == whole.response
+    assert "".join(p.response or "" for p in parts) == whole.response
     assert parts[-1].eval_count == whole.eval_count
 
 
 def test_stop_sequence_cuts_the_output(client: ollama.Client) -> None:
     options = {**FAST, "num_predict": 24}
     full = client.generate(model=MODEL, prompt="Why is the sky blue?", options=options).response
+    assert full is not None
     words = full.split()
     stop = " " + words[len(words) // 2]
     cut = client.generate(
@@ -141,7 +142,8 @@ def test_seed_document_chat_counts_47_prompt_tokens(client: ollama.Client) -> No
         messages=[
             {
                 "role": "user",
-                "content": "Why is the sky blue? Give the shortest answer possible in under 20 words",
+                "content": "Why is the sky blue? "
+                "Give the shortest answer possible in under 20 words",
             }
         ],
         options={"num_predict": 4},
@@ -179,7 +181,7 @@ def test_format_json_gives_json(client: ollama.Client, prompt: str) -> None:
         model=MODEL, prompt=prompt, format="json", options={"num_predict": 120, "temperature": 0}
     )
     assert response.done_reason == "stop"  # the grammar closed the object
-    assert isinstance(json.loads(response.response), dict)
+    assert isinstance(json.loads(response.response or ""), dict)
 
 
 def test_tools_reach_the_prompt(client: ollama.Client) -> None:
