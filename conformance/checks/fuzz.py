@@ -140,6 +140,7 @@ def schemathesis_safe_operations(t: Target) -> None:
                 derandomize=not t.thorough,
                 phases=[Phase.explicit, Phase.generate] + ([Phase.shrink] if t.thorough else []),
                 suppress_health_check=list(HealthCheck),
+                report_multiple_bugs=False,
             )
 
             @profile
@@ -155,7 +156,7 @@ def schemathesis_safe_operations(t: Target) -> None:
 
             try:
                 fuzz()
-            except Exception as exc:
+            except (Exception, BaseExceptionGroup) as exc:  # schemathesis groups failures
                 failures.append(f"{op_id} ({mode.value}): {_first_line(exc)}")
     if failures:
         raise CheckFailed(
