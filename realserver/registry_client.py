@@ -187,9 +187,9 @@ class Download:
                 open, self.partial, "ab" if offset else "wb"
             )
             self.completed = offset
+            pending: list[bytes] = []
+            size = 0
             try:
-                pending: list[bytes] = []
-                size = 0
                 async for chunk in resp.aiter_bytes():
                     pending.append(chunk)
                     size += len(chunk)
@@ -197,9 +197,10 @@ class Download:
                         await _settled(asyncio.to_thread(_append, handle, pending))
                         self.completed += size
                         pending, size = [], 0
-                await _settled(asyncio.to_thread(_append, handle, pending))
-                self.completed += size
             finally:
+                # Keep what arrived before a drop or a cancel: the next try resumes there.
+                _append(handle, pending)
+                self.completed += size
                 handle.close()
 
     def _publish(self) -> None:
@@ -290,6 +291,9 @@ class Downloads:
                 target=self.store.blob_path(digest),
                 after=previous if previous is not None and not previous.done() else None,
             )
+            with contextlib.suppress(OSError):
+                # A resumed download starts where the partial file ends.
+                download.completed = min(download.partial.stat().st_size, total)
             self._active[digest] = download
             download.task = asyncio.create_task(download.run())
             download.task.add_done_callback(functools.partial(self._forget, download))
