@@ -305,6 +305,11 @@ def main() -> int:
             f"<= 1)  {'PASS' if itl_ok else 'FAIL'}"
         )
         print(
+            f"  the mock's own gap between tokens (eval_duration / (eval_count - 1)): median "
+            f"{acc['server_gap_p50']:.3f} ms; client ITL - server gap = "
+            f"{acc['itl_p50'] - acc['server_gap_p50']:+.3f} ms (the tool's share of the error)"
+        )
+        print(
             f"  median inter-chunk {acc['inter_chunk_p50']:.3f} ms; decode p50 client "
             f"{acc['client_decode_p50']:.1f} tok/s, server {acc['server_decode_p50']:.1f} tok/s"
         )
