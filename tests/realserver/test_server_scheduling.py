@@ -1,0 +1,186 @@
+"""Scheduling on a real server: queue limit, disconnects, a free event loop, keep_alive.
+
+This module runs its own server with one slot, a queue of one and one loaded model
+at a time, so that every limit is reached with a handful of requests.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.realserver.conftest import HAS_LLAMA, MODEL, RunningServer, start_server
+
+pytestmark = pytest.mark.reference
+BUSY = "server busy, please try again.  maximum pending requests exceeded"
+
+
+@pytest.fixture(scope="module")
+def small(model_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    if not HAS_LLAMA:
+        pytest.skip("llama-cpp-python (the reference extra) is not installed")
+    log = tmp_path_factory.mktemp("logs") / "small.log"
+    running = start_server(
+        model_store,
+        log,
+        num_parallel="1",
+        max_queue="1",
+        max_loaded_models="1",
+        context_length="1024",
+        num_thread="2",
+    )
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def client(small: RunningServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=small.url, timeout=60) as http:
+        yield http
+    assert small.process.poll() is None, small.output()
+
+
+def long_request(num_predict: int = 2000) -> dict[str, object]:
+    return {
+        "model": MODEL,
+        "prompt": "Tell me a very long story.",
+        "options": {"num_predict": num_predict},
+    }
+
+
+class Streamer(threading.Thread):
+    """A client streaming a long generation in the background until told to hang up."""
+
+    def __init__(self, url: str, body: dict[str, object]) -> None:
+        super().__init__(daemon=True)
+        self.url, self.body = url, body
+        self.lines: list[dict[str, object]] = []
+        self.first_line = threading.Event()
+        self.hang_up = threading.Event()
+        self.finished = threading.Event()
+        self.status = 0
+
+    def run(self) -> None:
+        with httpx.Client(timeout=120) as http, http.stream("POST", self.url, json=self.body) as r:
+            self.status = r.status_code
+            for line in r.iter_lines():
+                if line:
+                    self.lines.append(json.loads(line))
+                    self.first_line.set()
+                if self.hang_up.is_set():
+                    break  # leaving the block closes the connection mid-stream
+        self.first_line.set()
+        self.finished.set()
+
+
+def quick(client: httpx.Client) -> dict[str, object]:
+    response = client.post(
+        "/api/generate",
+        json={"model": MODEL, "prompt": "Hi", "stream": False, "options": {"num_predict": 3}},
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def test_queue_beyond_max_queue_is_503_and_nothing_hangs(
+    small: RunningServer, client: httpx.Client
+) -> None:
+    holder = Streamer(f"{small.url}/api/generate", long_request())
+    holder.start()
+    assert holder.first_line.wait(60)
+    waiter = Streamer(f"{small.url}/api/generate", long_request(num_predict=3))
+    waiter.start()
+    time.sleep(0.5)  # the waiter is now queued behind the holder
+    refused = client.post("/api/generate", json={**long_request(), "stream": False})
+    assert refused.status_code == 503
+    assert refused.json() == {"error": BUSY}
+    v1 = client.post(
+        "/v1/chat/completions",
+        json={"model": MODEL, "messages": [{"role": "user", "content": "x"}]},
+    )
+    assert v1.status_code == 503 and v1.json()["error"]["message"] == BUSY
+    holder.hang_up.set()
+    assert waiter.finished.wait(30), "the queued request never ran"
+    assert waiter.lines[-1]["done"] is True and waiter.lines[-1]["eval_count"] == 3
+
+
+def test_disconnect_mid_stream_frees_the_slot(small: RunningServer, client: httpx.Client) -> None:
+    quick(client)  # loaded and warm
+    stream = Streamer(f"{small.url}/api/generate", long_request())
+    stream.start()
+    assert stream.first_line.wait(60)
+    while len(stream.lines) < 3:
+        time.sleep(0.01)
+    stream.hang_up.set()
+    assert stream.finished.wait(10)
+    started = time.perf_counter()
+    answer = quick(client)
+    waited = time.perf_counter() - started
+    # 2000 tokens would take well over 10 s here; the next request runs at once.
+    assert waited < 3, f"the next request waited {waited:.2f} s"
+    assert int(answer["total_duration"]) < 2_000_000_000  # type: ignore[call-overload]
+
+
+def test_disconnect_before_a_non_streamed_answer_frees_the_slot(
+    small: RunningServer, client: httpx.Client
+) -> None:
+    quick(client)
+    with pytest.raises(httpx.ReadTimeout), httpx.Client(timeout=1.0) as impatient:
+        impatient.post(f"{small.url}/api/generate", json={**long_request(), "stream": False})
+    started = time.perf_counter()
+    quick(client)
+    assert time.perf_counter() - started < 3
+
+
+def test_event_loop_answers_while_generating(small: RunningServer, client: httpx.Client) -> None:
+    stream = Streamer(f"{small.url}/api/generate", long_request(num_predict=300))
+    stream.start()
+    assert stream.first_line.wait(60)
+    worst = 0.0
+    for _ in range(5):
+        for path in ("/", "/api/tags", "/api/ps", "/api/version"):
+            started = time.perf_counter()
+            assert client.get(path).status_code == 200
+            worst = max(worst, time.perf_counter() - started)
+    busy = len(stream.lines)
+    stream.hang_up.set()
+    assert stream.finished.wait(10)
+    assert busy < 300, "the generation ended before the checks: nothing was measured"
+    assert worst < 0.5, f"a health check took {worst:.3f} s during generation"
+
+
+def test_keep_alive_unloads_after_expiry(client: httpx.Client) -> None:
+    loaded = client.post("/api/generate", json={"model": MODEL, "keep_alive": "1s"}).json()
+    assert loaded["done_reason"] == "load"
+    assert [m["name"] for m in client.get("/api/ps").json()["models"]] == [MODEL]
+    started = time.perf_counter()
+    while client.get("/api/ps").json()["models"]:
+        assert time.perf_counter() - started < 10, "the model never unloaded"
+        time.sleep(0.1)
+    assert time.perf_counter() - started > 0.5
+
+
+def test_max_loaded_models_swaps_models(client: httpx.Client) -> None:
+    client.post("/api/generate", json={"model": MODEL, "keep_alive": "5m"})
+    client.post("/api/generate", json={"model": "llama3.2", "keep_alive": "5m"})
+    assert [m["name"] for m in client.get("/api/ps").json()["models"]] == ["llama3.2:latest"]
+    forever = client.post("/api/generate", json={"model": "llama3.2", "keep_alive": -1}).json()
+    assert forever["done_reason"] == "load"
+    (entry,) = client.get("/api/ps").json()["models"]
+    assert entry["expires_at"].startswith("2318-")  # Ollama's "forever"
+    client.post("/api/generate", json={"model": "llama3.2", "keep_alive": 0})
+    assert client.get("/api/ps").json()["models"] == []
+
+
+def test_other_num_ctx_reloads_the_model(client: httpx.Client) -> None:
+    for num_ctx in (512, 256):
+        client.post("/api/generate", json={"model": MODEL, "options": {"num_ctx": num_ctx}})
+        (entry,) = client.get("/api/ps").json()["models"]
+        assert entry["context_length"] == num_ctx
+    client.post("/api/generate", json={"model": MODEL, "keep_alive": 0})
