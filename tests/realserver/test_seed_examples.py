@@ -94,7 +94,7 @@ def chat_with_stats(model, prompt):
     }
 result = chat_with_stats('llama3.2','Explain transformers briefly')
 print(f"{result['tok_per_sec']:.1f} tok/s | {result['input_tokens']} in / {result['output_tokens']} out")
-"""
+"""  # noqa: E501 - the seed's line, verbatim
 
 SAFE_CHAT_AND_PREWARM = """
 import requests
