@@ -15,11 +15,12 @@ their manifest is written.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import threading
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable
 
 from ollama_harness.errors import ApiError
+from ollama_harness.names import ModelName
 from realserver import store as st
 
 _BATCH = 1 << 20
@@ -34,32 +35,59 @@ def parse_digest(text: str) -> str:
 
 
 class LayerPins:
-    """Digests that in-flight operations will reference (a multiset)."""
+    """Digests that in-flight operations will reference (a multiset), thread-safe.
+
+    A removal that skips a blob only because it is pinned marks it doomed; the
+    operation that drops the last pin collects it (:func:`release_pins`), so a
+    delete racing a create leaks nothing.
+    """
 
     def __init__(self) -> None:
         self._counts: Counter[str] = Counter()
-
-    @contextlib.contextmanager
-    def hold(self, digests: Iterable[str]) -> Iterator[None]:
-        held = [st.normalize_digest(d) for d in digests]
-        self._counts.update(held)
-        try:
-            yield
-        finally:
-            self._counts.subtract(held)
-            self._counts += Counter()  # drop zero counts
+        self._doomed: set[str] = set()
+        self._lock = threading.Lock()
 
     def add(self, digest: str) -> None:
-        self._counts[st.normalize_digest(digest)] += 1
+        with self._lock:
+            self._counts[st.normalize_digest(digest)] += 1
 
-    def discard(self, digest: str) -> None:
-        key = st.normalize_digest(digest)
-        self._counts[key] -= 1
-        if self._counts[key] <= 0:
-            del self._counts[key]
+    def release(self, digests: Iterable[str]) -> set[str]:
+        """Drop one pin per digest; returns the doomed digests no longer pinned."""
+        freed: set[str] = set()
+        with self._lock:
+            for digest in digests:
+                key = st.normalize_digest(digest)
+                self._counts[key] -= 1
+                if self._counts[key] <= 0:
+                    del self._counts[key]
+                    if key in self._doomed:
+                        self._doomed.discard(key)
+                        freed.add(key)
+        return freed
+
+    def doom(self, digests: Iterable[str]) -> None:
+        with self._lock:
+            self._doomed |= {d for d in map(st.normalize_digest, digests) if d in self._counts}
 
     def snapshot(self) -> set[str]:
-        return set(self._counts)
+        with self._lock:
+            return set(self._counts)
+
+
+def release_pins(store: st.ModelStore, pins: LayerPins, digests: Iterable[str]) -> list[str]:
+    """Release pins and remove the blobs a concurrent removal left to us."""
+    freed = pins.release(digests)
+    if not freed:
+        return []
+    return store.remove_layers(freed, pins.snapshot())
+
+
+def remove_layers(store: st.ModelStore, pins: LayerPins, digests: Iterable[str]) -> list[str]:
+    """Remove unreferenced blobs now; pinned ones go when their last pin is released."""
+    with store.mutation():
+        wanted = set(digests)
+        pins.doom(wanted)
+        return store.remove_layers(wanted, pins.snapshot())
 
 
 async def receive_blob(store: st.ModelStore, raw_digest: str, body: AsyncIterator[bytes]) -> int:
@@ -90,3 +118,23 @@ async def receive_blob(store: st.ModelStore, raw_digest: str, body: AsyncIterato
 def _write_all(writer: st.BlobWriter, chunks: list[bytes]) -> None:
     for chunk in chunks:
         writer.write(chunk)
+
+
+def replace_manifest(
+    store: st.ModelStore,
+    pins: LayerPins,
+    name: ModelName,
+    write: Callable[[], st.StoredModel],
+) -> list[str]:
+    """Write a manifest and remove the layers only the one it replaces used, atomically.
+
+    Under the store lock, so a create, copy or pull racing another on the same
+    name cannot leave the loser's layers behind unreferenced. Returns the removed
+    digests.
+    """
+    with store.mutation():
+        previous = store.get(name)
+        stored = write()
+        if previous is None:
+            return []
+        return remove_layers(store, pins, previous.manifest.digests() - stored.manifest.digests())

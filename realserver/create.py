@@ -35,7 +35,7 @@ from ollama_harness.errors import ApiError
 from ollama_harness.modelfile import MISSING_FROM, ModelfileError, parse_modelfile
 from ollama_harness.names import ModelName, ModelNameError, parse_model_name
 from realserver import store as st
-from realserver.blobs import LayerPins, parse_digest
+from realserver.blobs import LayerPins, parse_digest, release_pins, replace_manifest
 from realserver.gguf_info import GGUFError, GGUFInfo, read_gguf
 from realserver.gotemplate import Template, TemplateError
 from realserver.quantize import SOURCE_TYPES, QuantizeError, QuantizeJob, target_type
@@ -245,6 +245,7 @@ async def create_model(
     layers: list[_Layer] = []
     config: dict[str, Any] = {}
     held: list[str] = []
+    succeeded = False
     try:
         files = dict(request.files)
         source_blob = _blob_digest_of_path(store, request.from_) if request.from_ else None
@@ -291,18 +292,24 @@ async def create_model(
         pins.add(config_layer.layer.digest)
         manifest = st.Manifest(config=config_layer.layer, layers=tuple(i.layer for i in layers))
         yield {"status": "writing manifest"}
-        previous = store.get(request.name)
         try:
-            await asyncio.to_thread(store.write_manifest, request.name, manifest)
+            await asyncio.to_thread(
+                replace_manifest,
+                store,
+                pins,
+                request.name,
+                lambda: store.write_manifest(request.name, manifest),
+            )
         except st.StoreError as exc:
             raise ApiError(500, str(exc)) from None
-        if previous is not None:
-            stale = previous.manifest.digests() - manifest.digests()
-            await asyncio.to_thread(store.remove_layers, stale, pins.snapshot())
+        succeeded = True
         yield {"status": "success"}
     finally:
-        for digest in held:
-            pins.discard(digest)
+        await asyncio.to_thread(release_pins, store, pins, held)
+        if not succeeded:
+            # A failed create leaves no garbage: drop the blobs it wrote that nobody uses.
+            mine = [item.layer.digest for item in layers if item.created]
+            await asyncio.to_thread(store.remove_layers, mine, pins.snapshot())
 
 
 async def _from_model(

@@ -26,7 +26,13 @@ from starlette.routing import Route
 
 from ollama_harness.errors import ApiError
 from ollama_harness.names import ModelName, ModelNameError, parse_model_name
-from realserver.blobs import LayerPins, parse_digest, receive_blob
+from realserver.blobs import (
+    LayerPins,
+    parse_digest,
+    receive_blob,
+    remove_layers,
+    replace_manifest,
+)
 from realserver.create import CreateContext, build_request, create_model
 from realserver.http import NDJSON, JSONResponse, StreamResponse, dumps, error_response, read_body
 from realserver.registry_client import Downloads, PullContext, RegistryError, pull_model, push_model
@@ -112,7 +118,10 @@ class Management:
                 found = store.manifest_bytes(src)
                 if found is None:
                     return False
-                store.write_manifest_bytes(dst, found[1])
+                raw = found[1]
+                replace_manifest(
+                    store, self.pins, dst, lambda: store.write_manifest_bytes(dst, raw)
+                )
                 return True
 
         if not await asyncio.to_thread(copy):
@@ -134,9 +143,7 @@ class Management:
         if not existed:
             raise ApiError(404, f"model '{text}' not found")
         if manifest is not None:
-            await asyncio.to_thread(
-                state.store.remove_layers, manifest.digests(), self.pins.snapshot()
-            )
+            await asyncio.to_thread(remove_layers, state.store, self.pins, manifest.digests())
         return Response(status_code=200)
 
     async def blob(self, request: Request) -> Response:

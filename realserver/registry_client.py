@@ -37,7 +37,7 @@ import httpx
 
 from ollama_harness.names import DEFAULT_HOST, ModelName
 from realserver import store as st
-from realserver.blobs import LayerPins
+from realserver.blobs import LayerPins, release_pins, replace_manifest
 
 MANIFEST_ACCEPT = st.MANIFEST_MEDIA_TYPE
 PROGRESS_INTERVAL = 0.1  # seconds between progress lines of one layer
@@ -348,7 +348,10 @@ async def pull_model(
     except st.StoreError as exc:
         raise RegistryError(f"pull model manifest: {exc}") from None
     layers = [*manifest.layers, manifest.config]
-    with ctx.pins.hold(manifest.digests()):
+    pinned = sorted(manifest.digests())
+    for digest in pinned:
+        ctx.pins.add(digest)
+    try:
         waiting: list[tuple[st.Layer, Download]] = []
         try:
             for layer in layers:
@@ -368,11 +371,18 @@ async def pull_model(
             raise RegistryError(f"verifying sha256 digest: {missing[0]} is missing")
         yield {"status": "writing manifest"}
         previous = ctx.store.get(name)
-        await asyncio.to_thread(ctx.store.write_manifest_bytes, name, raw)
+        removed = await asyncio.to_thread(
+            replace_manifest,
+            ctx.store,
+            ctx.pins,
+            name,
+            lambda: ctx.store.write_manifest_bytes(name, raw),
+        )
         stale = previous.manifest.digests() - manifest.digests() if previous else set()
-        if previous is not None and stale:
+        if stale or removed:
             yield {"status": "removing unused layers"}
-            await asyncio.to_thread(ctx.store.remove_layers, stale, ctx.pins.snapshot())
+    finally:
+        await asyncio.to_thread(release_pins, ctx.store, ctx.pins, pinned)
     yield {"status": "success"}
 
 
