@@ -191,10 +191,17 @@ class LlamaContext:
         self,
         prompt: list[int],
         sampling: SamplingOptions,
-        emit: Callable[[str], None],
+        emit: Callable[[str, list[dict[str, Any]]], None],
         cancelled: threading.Event,
+        *,
         grammar: Any = None,
+        top_logprobs: int | None = None,
     ) -> GenerationResult:
+        """Generate until EOG, a stop string, num_predict or a full context.
+
+        ``emit(text, logprobs)`` receives the text as it becomes safe to show and,
+        when ``top_logprobs`` is not None, one log-probability entry per token.
+        """
         llm = self.llm
         prompt = self.truncate_prompt(prompt, sampling.num_keep) or [llm.token_bos()]
         llm.last_n_tokens_size = sampling.repeat_last_n if sampling.repeat_last_n >= 0 else 0
@@ -221,6 +228,7 @@ class LlamaContext:
         matcher = StopMatcher(sampling.stop)
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         generated: list[int] = []
+        pending: list[dict[str, Any]] = []
         limit = sampling.num_predict
         done_reason = "stop"
         stopped = False
@@ -231,10 +239,13 @@ class LlamaContext:
             if self.is_eog(token):
                 break
             generated.append(token)
+            if top_logprobs is not None:
+                pending.append(self._logprob(token, top_logprobs))
             piece = decoder.decode(self.piece(token))
             text, stopped = matcher.feed(piece)
             if text:
-                emit(text)
+                emit(text, pending)
+                pending = []
             if stopped:
                 break
             if limit >= 0 and len(generated) >= limit:
@@ -248,7 +259,7 @@ class LlamaContext:
             # Text held back for a stop string that never completed is output after all.
             tail = matcher.flush() + decoder.decode(b"", final=True)
             if tail:
-                emit(tail)
+                emit(tail, pending)
         end = time.perf_counter_ns()
         return GenerationResult(
             done_reason=done_reason,
@@ -275,12 +286,42 @@ class LlamaContext:
             llm.reset()
             llm._ctx.kv_cache_clear()
             reuse = 0
-        rest = prompt[reuse:]
+        # The last prompt token is always evaluated on its own. llama.cpp's results
+        # differ in the last bits between batch sizes; this way a repeated request
+        # (which reuses the cache up to that token) samples from identical logits,
+        # so greedy and seeded sampling are reproducible whatever the cache held.
+        rest, last = prompt[reuse:-1], prompt[-1:]
         step = max(1, llm.n_batch)
         for at in range(0, len(rest), step):
             if cancelled.is_set():
                 raise GenerationCancelledError()
             llm.eval(rest[at : at + step])
+        llm.eval(last)
+
+    def _logprob(self, token: int, top: int) -> dict[str, Any]:
+        """Log-probabilities of the token just sampled (from the raw logits)."""
+        import llama_cpp
+        import numpy as np
+
+        pointer = llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1)
+        logits = np.ctypeslib.as_array(pointer, shape=(self.llm.n_vocab(),)).astype(np.float64)
+        peak = float(logits.max())
+        log_total = peak + float(np.log(np.exp(logits - peak).sum()))
+
+        def entry(token_id: int) -> dict[str, Any]:
+            raw = self.piece(token_id)
+            return {
+                "token": raw.decode("utf-8", "replace"),
+                "logprob": float(logits[token_id]) - log_total,
+                "bytes": list(raw),
+            }
+
+        out = entry(token)
+        if top > 0:
+            best = np.argpartition(-logits, top)[:top]
+            best = best[np.argsort(-logits[best])]
+            out["top_logprobs"] = [entry(int(i)) for i in best]
+        return out
 
     def _shift(self, num_keep: int) -> bool:
         """Drop half of the context after num_keep tokens (Ollama's context shift)."""

@@ -13,6 +13,7 @@ import asyncio
 import json
 import threading
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ollama_harness.errors import ApiError
@@ -21,6 +22,16 @@ from realserver.options import SamplingOptions
 from realserver.scheduler import Lease, Scheduler
 
 _DONE = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """Text safe to send, with the log-probabilities of the tokens it came from."""
+
+    text: str
+    logprobs: list[dict[str, Any]]
+
+
 _background: set[asyncio.Task[None]] = set()
 
 
@@ -54,22 +65,31 @@ class GenerationJob:
         lease: Lease,
         prompt: Callable[[LlamaContext], list[int]],
         sampling: SamplingOptions,
+        *,
         grammar: Any = None,
+        top_logprobs: int | None = None,
     ) -> None:
         loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._cancelled = threading.Event()
         queue = self._queue
 
-        def emit(text: str) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, text)
+        def emit(text: str, logprobs: list[dict[str, Any]]) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, Piece(text, logprobs))
 
         def work() -> GenerationResult:
             # Tokenizing happens here too, so a long prompt never stalls the event loop.
             context = lease.context
             with context.lock:
                 tokens = prompt(context)
-                return context.generate(tokens, sampling, emit, self._cancelled, grammar)
+                return context.generate(
+                    tokens,
+                    sampling,
+                    emit,
+                    self._cancelled,
+                    grammar=grammar,
+                    top_logprobs=top_logprobs,
+                )
 
         self._future = loop.run_in_executor(scheduler.executor, work)
 
@@ -84,7 +104,7 @@ class GenerationJob:
     def cancel(self) -> None:
         self._cancelled.set()
 
-    async def __aiter__(self) -> AsyncIterator[str | GenerationResult]:
+    async def __aiter__(self) -> AsyncIterator[Piece | GenerationResult]:
         try:
             while True:
                 item = await self._queue.get()
@@ -95,11 +115,13 @@ class GenerationJob:
         finally:
             self._cancelled.set()
 
-    async def collect(self) -> tuple[str, GenerationResult]:
-        """The whole text and result (non-streamed answers)."""
+    async def collect(self) -> tuple[Piece, GenerationResult]:
+        """The whole text (and logprobs) and the result, for non-streamed answers."""
         parts: list[str] = []
+        logprobs: list[dict[str, Any]] = []
         async for item in self:
             if isinstance(item, GenerationResult):
-                return "".join(parts), item
-            parts.append(item)
+                return Piece("".join(parts), logprobs), item
+            parts.append(item.text)
+            logprobs.extend(item.logprobs)
         raise RuntimeError("generation ended without a result")

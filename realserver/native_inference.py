@@ -28,7 +28,7 @@ from realserver.engine import (
     LlamaContext,
     normalize,
 )
-from realserver.generation import GenerationJob, grammar_for
+from realserver.generation import GenerationJob, Piece, grammar_for
 from realserver.gotemplate import Template, TemplateError
 from realserver.http import (
     NDJSON,
@@ -81,6 +81,13 @@ def load_and_sampling(
 ) -> tuple[opts.LoadOptions, opts.SamplingOptions]:
     merged = opts.merge(state.base_options(), record.parameters, body.get("options"))
     return opts.split(merged, record.gguf.context_length)
+
+
+def top_logprobs_of(body: dict[str, Any]) -> int | None:
+    """None unless the request asked for logprobs; else how many alternatives."""
+    if not body.get("logprobs"):
+        return None
+    return int(body.get("top_logprobs") or 0)
 
 
 def metrics(started: int, lease: Lease, result: GenerationResult) -> dict[str, int]:
@@ -144,7 +151,9 @@ async def load_or_unload(
     return "load"
 
 
-async def answer_once(request: Request, job: GenerationJob) -> tuple[str, GenerationResult] | None:
+async def answer_once(
+    request: Request, job: GenerationJob
+) -> tuple[Piece, GenerationResult] | None:
     """Collect a whole generation; None (and the job cancelled) if the client left."""
     collect = asyncio.ensure_future(job.collect())
     gone = asyncio.ensure_future(watch_disconnect(request))
@@ -201,7 +210,10 @@ async def generate(request: Request) -> Response:
     load, sampling = load_and_sampling(state, record, body)
     build = _generate_prompt(record, body, raw, prompt_text, suffix)
     lease = await acquire(state, record, load, keep_alive)
-    job = GenerationJob(state.scheduler, lease, build, sampling, grammar)
+    logprobs = top_logprobs_of(body)
+    job = GenerationJob(
+        state.scheduler, lease, build, sampling, grammar=grammar, top_logprobs=logprobs
+    )
     with_context = not raw
 
     def final(result: GenerationResult, text: str) -> dict[str, Any]:
@@ -221,8 +233,11 @@ async def generate(request: Request) -> Response:
         answered = await answer_once(request, job)
         if answered is None:
             return Response(status_code=499)
-        text, result = answered
-        return JSONResponse(final(result, text))
+        piece, result = answered
+        out = final(result, piece.text)
+        if logprobs is not None:
+            out["logprobs"] = piece.logprobs
+        return JSONResponse(out)
 
     async def lines() -> AsyncIterator[bytes]:
         try:
@@ -230,8 +245,14 @@ async def generate(request: Request) -> Response:
                 if isinstance(item, GenerationResult):
                     yield dumps(final(item, "")) + b"\n"
                 else:
-                    line = {"model": model, "created_at": now_rfc3339(), "response": item}
-                    line["done"] = False
+                    line: dict[str, Any] = {
+                        "model": model,
+                        "created_at": now_rfc3339(),
+                        "response": item.text,
+                        "done": False,
+                    }
+                    if logprobs is not None:
+                        line["logprobs"] = item.logprobs
                     yield dumps(line) + b"\n"
         except GenerationCancelledError:
             return
@@ -332,7 +353,10 @@ async def chat(request: Request) -> Response:
         else None
     )
     lease = await acquire(state, record, load, keep_alive)
-    job = GenerationJob(state.scheduler, lease, build, sampling, grammar)
+    logprobs = top_logprobs_of(body)
+    job = GenerationJob(
+        state.scheduler, lease, build, sampling, grammar=grammar, top_logprobs=logprobs
+    )
 
     def final(result: GenerationResult, message: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -354,18 +378,23 @@ async def chat(request: Request) -> Response:
         answered = await answer_once(request, job)
         if answered is None:
             return Response(status_code=499)
-        text, result = answered
-        message: dict[str, Any] = {"role": "assistant", "content": text}
+        piece, result = answered
+        message: dict[str, Any] = {"role": "assistant", "content": piece.text}
         if parser is not None:
-            content, _found = parser.feed(text)
+            content, _found = parser.feed(piece.text)
             content += parser.flush()
             message["content"] = content
             if parser.calls:
                 message["tool_calls"] = calls_json(parser.calls)
-        return JSONResponse(final(result, message))
+        out = final(result, message)
+        if logprobs is not None:
+            out["logprobs"] = piece.logprobs
+        return JSONResponse(out)
 
-    def line(message: dict[str, Any]) -> bytes:
+    def line(message: dict[str, Any], entries: list[dict[str, Any]] | None = None) -> bytes:
         data = {"model": model, "created_at": now_rfc3339(), "message": message, "done": False}
+        if logprobs is not None and entries is not None:
+            data["logprobs"] = entries
         return dumps(data) + b"\n"
 
     async def lines() -> AsyncIterator[bytes]:
@@ -380,11 +409,11 @@ async def chat(request: Request) -> Response:
                     yield dumps(final(item, empty)) + b"\n"
                     return
                 if parser is None:
-                    yield line({"role": "assistant", "content": item})
+                    yield line({"role": "assistant", "content": item.text}, item.logprobs)
                     continue
-                content, found = parser.feed(item)
+                content, found = parser.feed(item.text)
                 if content:
-                    yield line({"role": "assistant", "content": content})
+                    yield line({"role": "assistant", "content": content}, item.logprobs)
                 if found:
                     calls = calls_json(found)
                     yield line({"role": "assistant", "content": "", "tool_calls": calls})

@@ -190,7 +190,10 @@ async def chat_completions(request: Request) -> Response:
         else None
     )
     lease = await acquire(state, record, load, "default")
-    job = GenerationJob(state.scheduler, lease, build, sampling, grammar)
+    logprobs = int(body.get("top_logprobs") or 0) if body.get("logprobs") else None
+    job = GenerationJob(
+        state.scheduler, lease, build, sampling, grammar=grammar, top_logprobs=logprobs
+    )
     ident = f"chatcmpl-{secrets.randbelow(1000)}"
     created = int(time.time())
     base = {"id": ident, "object": "chat.completion", "created": created, "model": model}
@@ -214,7 +217,8 @@ async def chat_completions(request: Request) -> Response:
         answered = await answer_once(request, job)
         if answered is None:
             return Response(status_code=499)
-        text, result = answered
+        piece, result = answered
+        text = piece.text
         message: dict[str, Any] = {"role": "assistant", "content": text}
         calls: list[Any] = []
         if parser is not None:
@@ -228,13 +232,19 @@ async def chat_completions(request: Request) -> Response:
             "message": message,
             "finish_reason": _finish(result.done_reason, bool(calls)),
         }
+        if logprobs is not None:
+            choice["logprobs"] = {"content": piece.logprobs}
         return JSONResponse({**base, "choices": [choice], "usage": _usage(result)})
 
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     chunk_base = {**base, "object": "chat.completion.chunk"}
 
-    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+    def chunk(
+        delta: dict[str, Any], finish: str | None = None, entries: list[Any] | None = None
+    ) -> bytes:
+        choice: dict[str, Any] = {"index": 0, "delta": delta, "finish_reason": finish}
+        if logprobs is not None and entries is not None:
+            choice["logprobs"] = {"content": entries}
         return _sse({**chunk_base, "choices": [choice]})
 
     async def events() -> AsyncIterator[bytes]:
@@ -250,11 +260,11 @@ async def chat_completions(request: Request) -> Response:
                     yield b"data: [DONE]\n\n"
                     return
                 if parser is None:
-                    yield chunk({"role": "assistant", "content": item})
+                    yield chunk({"role": "assistant", "content": item.text}, None, item.logprobs)
                     continue
-                content, found = parser.feed(item)
+                content, found = parser.feed(item.text)
                 if content:
-                    yield chunk({"role": "assistant", "content": content})
+                    yield chunk({"role": "assistant", "content": content}, None, item.logprobs)
                 if found:
                     calls = openai_calls(found, sent_calls)
                     sent_calls += len(found)
@@ -290,7 +300,7 @@ async def completions(request: Request) -> Response:
         return list(context.tokenize(text))
 
     lease = await acquire(state, record, load, "default")
-    job = GenerationJob(state.scheduler, lease, build, sampling, None)
+    job = GenerationJob(state.scheduler, lease, build, sampling)
     base = {
         "id": f"cmpl-{secrets.randbelow(1000)}",
         "object": "text_completion",
@@ -302,8 +312,8 @@ async def completions(request: Request) -> Response:
         answered = await answer_once(request, job)
         if answered is None:
             return Response(status_code=499)
-        out, result = answered
-        choice = {"text": out, "index": 0, "finish_reason": _finish(result.done_reason)}
+        piece, result = answered
+        choice = {"text": piece.text, "index": 0, "finish_reason": _finish(result.done_reason)}
         return JSONResponse({**base, "choices": [choice], "usage": _usage(result)})
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
 
@@ -319,7 +329,8 @@ async def completions(request: Request) -> Response:
                         yield _sse({**base, "choices": [], "usage": _usage(item)})
                     yield b"data: [DONE]\n\n"
                     return
-                yield _sse({**base, "choices": [{"text": item, "index": 0, "finish_reason": None}]})
+                choice = {"text": item.text, "index": 0, "finish_reason": None}
+                yield _sse({**base, "choices": [choice]})
         except GenerationCancelledError:
             return
         except Exception as exc:  # in-band: the status line is already sent
