@@ -14,6 +14,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from conformance.results import CheckResult, RunResult
+from ollama_harness.spec import load_spec
 
 SYMBOL = {"passed": "pass", "failed": "FAIL", "error": "ERROR", "skipped": "skip"}
 _CSS = """
@@ -35,7 +36,9 @@ def _rows(runs: Sequence[RunResult]) -> list[tuple[str, str, str]]:
     for run in runs:
         for result in run.results:
             seen.setdefault((result.operation, result.check_id), result.title)
-    return [(op, check_id, title) for (op, check_id), title in seen.items()]
+    order = {op_id: i for i, op_id in enumerate(load_spec().operations)}
+    rows = sorted(seen, key=lambda key: (order.get(key[0], len(order)), key[0], key[1]))
+    return [(op, check_id, seen[(op, check_id)]) for op, check_id in rows]
 
 
 def _index(run: RunResult) -> dict[str, CheckResult]:

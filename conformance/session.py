@@ -91,7 +91,7 @@ class ConformanceSession:
         if not self.results:
             return
         target = self.config.stash.get(TARGET_KEY, None)
-        command = self.config.stash.get(COMMAND_KEY, None) or _command_line()
+        command = self.config.stash.get(COMMAND_KEY, None) or command_line()
         run = RunResult(
             url=str(self.config.getoption("ollama_url")),
             level=str(self.config.getoption("ollama_level")),
@@ -124,11 +124,11 @@ class ConformanceSession:
         terminalreporter.write_line(f"reports written to {self.report_dir}/")
 
 
-def _command_line() -> str:
+def command_line() -> str:
     """How this process was started, as a person would type it."""
     program = Path(sys.argv[0])
     head = [program.name]
-    if program.name == "__main__.py":  # python -m pytest
+    if program.name == "__main__.py":  # python -m pytest, python -m ollama_harness
         head = ["python", "-m", program.parent.name]
     return shlex.join([*head, *sys.argv[1:]])
 

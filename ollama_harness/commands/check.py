@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import sys
-from pathlib import Path
 from typing import Any
 
 
@@ -106,5 +104,6 @@ class _CommandLine:
 def run_check(args: argparse.Namespace) -> int:
     import pytest
 
-    command = shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]])
-    return int(pytest.main(pytest_arguments(args), plugins=[_CommandLine(command)]))
+    from conformance.session import command_line
+
+    return int(pytest.main(pytest_arguments(args), plugins=[_CommandLine(command_line())]))
