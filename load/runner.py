@@ -9,10 +9,13 @@ it and reads the summary back.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -96,6 +99,32 @@ def locust_command(
     return command + distribution.args() + options.locust_args()
 
 
+def _stop(process: subprocess.Popen[bytes], grace_s: float) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextlib.contextmanager
+def _forward_sigterm(process: subprocess.Popen[bytes]) -> Iterator[None]:
+    """A SIGTERM to this process (a CI timeout, say) also stops the Locust process."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def forward(signum: int, frame: object) -> None:
+        process.send_signal(signal.SIGTERM)
+
+    previous = signal.signal(signal.SIGTERM, forward)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _tail(path: Path, lines: int = 25) -> str:
     try:
         return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
@@ -136,16 +165,19 @@ def run_locust(
             stderr=None if show_progress else subprocess.STDOUT,
             env=env,
         )
-        try:
-            process.wait(timeout=limit)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            raise LoadRunError(
-                f"Locust did not finish within {limit:.0f}s\n{_tail(out_dir / 'locust.log')}"
-            ) from None
-        except KeyboardInterrupt:
-            process.wait()  # Locust got the same SIGINT and writes its reports
+        with _forward_sigterm(process):
+            try:
+                process.wait(timeout=limit)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                raise LoadRunError(
+                    f"Locust did not finish within {limit:.0f}s\n{_tail(out_dir / 'locust.log')}"
+                ) from None
+            except KeyboardInterrupt:
+                # Ctrl-C ends a --web session (and may end a run early): Locust quits on
+                # SIGTERM, writing the reports of what it measured
+                _stop(process, options.drain_timeout + 30.0)
     if distribution.worker:
         return None
     if not (out_dir / SUMMARY_FILE).is_file():

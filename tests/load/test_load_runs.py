@@ -278,3 +278,62 @@ def test_plain_locust_runs_the_locustfile(stub_url: str, tmp_path: Path) -> None
     assert summary["by_kind"]["embed"]["requests"] > summary["by_kind"].get("chat", {}).get(
         "requests", 0
     )
+
+
+@pytest.mark.slow
+def test_web_ui_mode(stub_url: str, tmp_path: Path) -> None:
+    """--web serves Locust's UI; a test started there runs the profile; Ctrl-C ends it."""
+    import signal
+    import time
+
+    import httpx
+
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ollama_harness",
+            "load",
+            stub_url,
+            "--web",
+            "--web-port",
+            str(port),
+            "--duration",
+            "1s",
+            "--users",
+            "2",
+            "--max-tokens",
+            "6",
+            "--out",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        ui = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(ui + "/", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the web UI did not come up"
+            time.sleep(0.3)
+        started = httpx.post(ui + "/swarm", data={"user_count": 2, "spawn_rate": 2}, timeout=10)
+        assert started.json()["success"] is True
+        while not (tmp_path / "summary.json").is_file():
+            assert time.monotonic() < deadline + 60, "the run wrote no summary"
+            time.sleep(0.3)
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert "report:" in output
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["requests"]["ok"] > 0
