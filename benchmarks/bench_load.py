@@ -188,12 +188,20 @@ def accuracy(users: int, seconds: int, work: Path) -> dict[str, Any]:
         )
     lat = summary["latency_ms"]
     # the mock's own inter-token gap per request: eval_duration spans eval_count - 1 gaps
+    rows = read_rows(work / "accuracy" / "samples.csv")
     server_gaps = [
         int(row["eval_duration_ns"]) / 1e6 / (int(row["eval_count"]) - 1)
-        for row in read_rows(work / "accuracy" / "samples.csv")
+        for row in rows
         if row["eval_count"] and int(row["eval_count"]) > 1 and row["eval_duration_ns"]
     ]
+    # the mock's own time to first token: from the request's arrival (load + prompt)
+    server_ttft = [
+        (int(row["load_duration_ns"] or 0) + int(row["prompt_eval_duration_ns"])) / 1e6
+        for row in rows
+        if row["prompt_eval_duration_ns"]
+    ]
     return {
+        "server_ttft_p50": statistics.median(server_ttft),
         "server_gap_p50": statistics.median(server_gaps),
         "requests": summary["requests"]["ok"],
         "errors": summary["requests"]["errors"],
@@ -303,6 +311,11 @@ def main() -> int:
         print(
             f"  median ITL {acc['itl_p50']:.3f} ms (|diff| {abs(acc['itl_p50'] - 10):.3f} "
             f"<= 1)  {'PASS' if itl_ok else 'FAIL'}"
+        )
+        print(
+            f"  the mock's own TTFT (load + prompt_eval duration): median "
+            f"{acc['server_ttft_p50']:.2f} ms; client TTFT - server TTFT = "
+            f"{acc['ttft_p50'] - acc['server_ttft_p50']:+.2f} ms (HTTP, network and the tool)"
         )
         print(
             f"  the mock's own gap between tokens (eval_duration / (eval_count - 1)): median "

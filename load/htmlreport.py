@@ -282,6 +282,8 @@ def _run_meta(run: dict[str, Any], summary: dict[str, Any]) -> str:
         started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(summary["started_at"]))
         bits.append(f"started {started}")
     bits.append(f"window {summary['window_s']:.1f} s")
+    if run.get("generator_cpu_peak_percent") is not None:
+        bits.append(f"generator CPU peak {run['generator_cpu_peak_percent']:.0f}%")
     sources = summary["tokens"]["source"]
     if sources:
         bits.append(
@@ -318,6 +320,13 @@ def render_load_fragment(summary: dict[str, Any], title: str = "Load test") -> s
                 "oh-good" if goodput["met"] else "oh-bad",
             )
         )
+    cpu = run.get("generator_cpu_peak_percent")
+    busy = (
+        f'<p class="oh-bad">The load generator reached {cpu:.0f}% of a CPU core: its own '
+        "delays may inflate these latencies. Run it with more processes (--processes).</p>"
+        if cpu is not None and cpu >= 90
+        else ""
+    )
     cut = (
         f'<p class="oh-note">{req["cut_off"]} requests were still running when the drain '
         "timeout ended the run; they are not in these figures.</p>"
@@ -328,7 +337,7 @@ def render_load_fragment(summary: dict[str, Any], title: str = "Load test") -> s
     return (
         f'<section class="oh-load"><style>{STYLE}</style>'
         f"<h2>{escape(title)}</h2>{_run_meta(run, summary)}"
-        f'<div class="oh-cards">{"".join(cards)}</div>{cut}'
+        f'<div class="oh-cards">{"".join(cards)}</div>{busy}{cut}'
         f"<h3>Latency</h3>{_latency_table(summary['latency_ms'])}"
         f"<h3>Service-level objectives</h3>{_slo_block(goodput, summary['window_s'])}"
         f"<h3>Errors</h3>{_errors_block(summary)}"

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import os
 import sys
@@ -54,6 +55,8 @@ class RunState:
         self.id_prefix = f"oh{os.getpid():x}"
         self.last_report: dict[int, float] = {}
         self.cut_off_by_worker: dict[int, int] = {}
+        self.cpu_peak = 0.0  # this process's busiest second, percent of one core
+        self.cpu_by_worker: dict[int, float] = {}
         self.started = time.perf_counter()
         self.reports_written: Path | None = None
 
@@ -91,6 +94,8 @@ class RunState:
         self.cut_off = 0
         self.last_report.clear()
         self.cut_off_by_worker.clear()
+        self.cpu_peak = 0.0
+        self.cpu_by_worker.clear()
         self.started = time.perf_counter()
         self.reports_written = None
 
@@ -142,6 +147,7 @@ def _flush(environment: Any) -> None:
             "rows": rows,
             "in_flight": STATE.in_flight,
             "cut_off": STATE.cut_off,
+            "cpu": STATE.cpu_peak,
         },
     )
 
@@ -159,6 +165,17 @@ def _on_samples(environment: Any, msg: Any, **_kw: Any) -> None:
     STATE.store.in_flight[worker] = int(data["in_flight"])
     STATE.last_report[worker] = time.perf_counter()
     STATE.cut_off_by_worker[worker] = int(data["cut_off"])
+    STATE.cpu_by_worker[worker] = float(data.get("cpu", 0.0))
+
+
+def _cpu_loop() -> None:
+    """The generator's own CPU, once a second: a saturated generator inflates latencies."""
+    # psutil comes with Locust but without type stubs: reach it untyped
+    process = importlib.import_module("psutil").Process()
+    process.cpu_percent(None)
+    while True:
+        gevent.sleep(1.0)
+        STATE.cpu_peak = max(STATE.cpu_peak, process.cpu_percent(None))
 
 
 def _progress_wanted(options: RunOptions, environment: Any) -> bool:
@@ -207,6 +224,7 @@ def _progress_loop(environment: Any) -> None:
 class _Greenlets:
     flusher: Any = None
     progress: Any = None
+    cpu: Any = None
 
 
 def _kill(name: str) -> None:
@@ -222,6 +240,9 @@ def _on_test_start(environment: Any, **_kw: Any) -> None:
     index = max(0, getattr(runner, "worker_index", 0)) if STATE.is_worker else 0
     workers = int(getattr(environment.parsed_options, "expect_workers", 1) or 1)
     STATE.configure(_options(environment), index, workers if STATE.is_worker else 1)
+    _kill("cpu")
+    if not isinstance(runner, MasterRunner):  # the processes that send requests
+        _Greenlets.cpu = gevent.spawn(_cpu_loop)
     if STATE.is_worker:
         _kill("flusher")
         _Greenlets.flusher = gevent.spawn(_flush_loop, environment)
@@ -244,6 +265,8 @@ def finish(environment: Any) -> dict[str, Any]:
     run["url"] = environment.host
     run["workers"] = max(1, len(STATE.store.in_flight)) if STATE.store.in_flight else 1
     cut_off = STATE.cut_off + sum(STATE.cut_off_by_worker.values())
+    peaks = [*STATE.cpu_by_worker.values()] or [STATE.cpu_peak]
+    run["generator_cpu_peak_percent"] = round(max(peaks), 1)
     summary = summarize(STATE.store.samples, options.objectives, run, cut_off=cut_off)
     out = report_dir(options)
     write_run(out, STATE.store.samples, summary)
@@ -252,6 +275,7 @@ def finish(environment: Any) -> dict[str, Any]:
 
 
 def _on_test_stop(environment: Any, **_kw: Any) -> None:
+    _kill("cpu")
     if STATE.is_worker:
         _kill("flusher")
         _flush(environment)  # before Locust tells the master this worker stopped

@@ -234,6 +234,12 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
             f"SLO {verdict}; goodput {goodput['requests_per_s']:.2f} req/s "
             f"({goodput['fraction']:.1%} of requests)"
         )
+    cpu = summary["run"].get("generator_cpu_peak_percent")
+    if cpu is not None and cpu >= 90:
+        console.print(
+            f"[yellow]the load generator peaked at {cpu:.0f}% CPU: latencies may be inflated; "
+            "add --processes[/yellow]"
+        )
     console.print(f"report: {out / 'report.html'}")
 
 

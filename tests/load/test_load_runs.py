@@ -337,3 +337,16 @@ def test_web_ui_mode(stub_url: str, tmp_path: Path) -> None:
     assert "report:" in output
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["requests"]["ok"] > 0
+
+
+def test_cli_exit_status_follows_the_slo(
+    stub_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = [stub_url, "--users", "2", "--duration", "1s", "--max-tokens", "6", "--quiet"]
+    assert main(["load", *common, "--slo", "ttft_p95=1ms", "--out", str(tmp_path / "a")]) == 3
+    assert (
+        main(["load", *common, "--slo", "ttft_p95=5s", "--json", "--out", str(tmp_path / "b")]) == 0
+    )
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["goodput"]["met"] is True
+    assert printed["run"]["generator_cpu_peak_percent"] >= 0
