@@ -242,7 +242,9 @@ def _parse_json_output(text: str, body: dict[str, Any], ex: Any) -> Any:
     try:
         return json.loads(text)
     except ValueError:
-        if body.get("done_reason") == "length":
+        # A grammar-constrained output cut by num_predict is a JSON prefix: it
+        # still opens an object or array; plain prose never does.
+        if body.get("done_reason") == "length" and text.lstrip()[:1] in ("{", "["):
             raise CheckSkipped("output cut by num_predict before the JSON closed") from None
         raise expect.fail(f"format output is not JSON: {text[:200]!r}", ex) from None
 
