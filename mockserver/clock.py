@@ -24,9 +24,20 @@ class Clock:
     """The real clock; subclasses freeze it."""
 
     fixed = False
+    _second = -1
+    _prefix = ""
 
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+    def now_text(self) -> str:
+        """``rfc3339(self.now())``, fast: every streamed line carries one."""
+        ns = time.time_ns()
+        second, fraction = divmod(ns, 1_000_000_000)
+        if second != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        return f"{self._prefix}.{fraction // 1000:06d}Z"
 
     def monotonic(self) -> float:
         """Seconds for intervals (keep_alive expiry, measured durations)."""
@@ -44,6 +55,9 @@ class FixedClock(Clock):
 
     def now(self) -> datetime:
         return self._start + timedelta(seconds=self._offset)
+
+    def now_text(self) -> str:
+        return rfc3339(self.now())
 
     def monotonic(self) -> float:
         return self._offset

@@ -25,7 +25,7 @@ class MidStreamError(Exception):
     """A fault that ends a started stream with an ``{"error"}`` line."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Piece:
     """One streamed line's worth of output."""
 
@@ -91,19 +91,39 @@ def plan(request: Request) -> Completion:
         request.format,
         [t.get("function", {}).get("name") for t in request.tools if isinstance(t, dict)],
     )
-    rng = random.Random(seed)
+    # A PRNG costs ~10 us to seed: plain text reads its words from the seed directly.
+    rng = random.Random(seed) if (request.think or request.tools or request.format) else None
     pieces: list[Piece] = []
-    if request.think:
+    if request.think and rng is not None:
         pieces.extend(Piece("thinking", t) for t in textgen.thinking_tokens(rng, request.think))
 
     done_reason = "stop"
-    if request.tools and request.answer_tools:
+    # The context window bounds any output (no context shifting in the mock):
+    # num_predict -2 fills it, -1 (or none) lets the text end by itself.
+    window = options.get("num_ctx")
+    if not isinstance(window, int) or isinstance(window, bool) or window <= 0:
+        window = min(4096, request.model.entry.context_length)
+    room = max(1, min(window, 131_072) - textgen.count_tokens(request.prompt_text))
+    limit = options.get("num_predict")
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < -2:
+        limit = None
+    elif limit == -2:
+        limit = room
+    elif limit < 0:
+        limit = None
+    else:
+        limit = min(limit, room)
+    if request.tools and request.answer_tools and rng is not None:
         pieces.append(Piece("tool_calls", calls=[_tool_call(request.tools, rng)]))
     else:
-        if request.format in ("json",) or isinstance(request.format, dict):
+        if rng is not None and (request.format == "json" or isinstance(request.format, dict)):
             tokens = textgen.split_text(textgen.json_output(request.format, rng))
         else:
-            tokens = textgen.sentence_tokens(rng, rng.randint(12, 40))
+            # Left alone the synthetic model stops after 12-40 tokens; given num_predict
+            # it writes until the cap (as a model that never meets its end token), so
+            # load tests choose their output length.
+            count = 12 + seed % 29 if limit is None else limit + 1
+            tokens = textgen.sentence_tokens(seed, count)
         stops = options.get("stop") or []
         if isinstance(stops, str):
             stops = [stops]
@@ -111,8 +131,7 @@ def plan(request: Request) -> Completion:
         del stopped  # a stop sequence ends the text with done_reason "stop", the default
         pieces.extend(Piece("content", t) for t in tokens)
     # num_predict caps every generated token, thinking included.
-    limit = options.get("num_predict")
-    if isinstance(limit, int) and limit >= 0 and len(pieces) > limit:
+    if limit is not None and len(pieces) > limit:
         pieces = pieces[:limit]
         done_reason = "length"
     return Completion(
@@ -139,14 +158,16 @@ def _tool_call(tools: Sequence[dict[str, Any]], rng: random.Random) -> dict[str,
 
 
 Emit = Callable[[Piece], Awaitable[None]]
+Flush = Callable[[], Awaitable[None]]
 
 
 async def play(
     completion: Completion,
     timing: TimingPlan,
     fault: Fault,
-    emit: Emit,
+    emit: Emit | None,
     *,
+    flush: Flush | None = None,
     fixed_clock: bool,
     started: float,
     loaded: float,
@@ -158,21 +179,32 @@ async def play(
     """Emit every piece with its delay and fault; the metrics of what actually happened.
 
     ``started``/``loaded`` are ``time.perf_counter()`` stamps of the request's arrival
-    and of the moment its slot (and model) was ready.
+    and of the moment its slot (and model) was ready. ``flush`` is awaited before
+    every pause and before a fault, so that what was produced is on the wire before
+    the stream waits or breaks.
     """
     count = len(completion.pieces)
     delays = timing.delays(count, completion.seed)
     first_at = last_at = time.perf_counter()
-    for index, piece in enumerate(completion.pieces):
-        _check_fault(fault, index)
-        if fault.stall and index == fault.stall_after:
-            await asyncio.sleep(fault.stall)
-        if delays[index]:
-            await asyncio.sleep(delays[index])
-        await emit(piece)
+    pieces = completion.pieces
+    if emit is None:  # nothing to send piece by piece, no delay, no fault: the hot path
+        pieces = []
+    for index, piece in enumerate(pieces):
+        if fault.drop_after is not None or fault.error_after is not None:
+            if flush is not None and index in (fault.drop_after, fault.error_after):
+                await flush()
+            _check_fault(fault, index)
+        stall = fault.stall if fault.stall and index == fault.stall_after else 0.0
+        if stall or delays[index]:
+            if flush is not None:
+                await flush()
+            await asyncio.sleep(stall + delays[index])
+        await emit(piece)  # type: ignore[misc]
         last_at = time.perf_counter()
         if index == 0:
             first_at = last_at
+    if flush is not None:
+        await flush()
     _check_fault(fault, count, final=True)
     if not count:
         first_at = last_at = time.perf_counter()

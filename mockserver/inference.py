@@ -147,8 +147,9 @@ async def generate(exchange: Exchange) -> None:
         line["done"] = True
         line["done_reason"] = planned.done_reason
         if not body.get("raw"):
-            pieces = textgen.split_text(rendered) + [p.text for p in planned.pieces]
-            line["context"] = textgen.token_ids(pieces)
+            line["context"] = textgen.token_ids(
+                planned.seed, planned.prompt_tokens + len(planned.pieces)
+            )
         line.update(_nonzero(metrics))
         return line
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from ollama_harness.errors import ApiError, decode_body
+from ollama_harness.errors import ApiError
 
 from . import generation, textgen
 from .exchange import Exchange
@@ -122,7 +122,7 @@ def _include_usage(body: dict[str, Any]) -> bool:
 async def chat_completions(exchange: Exchange) -> None:
     state = exchange.state
     raw = await exchange.request.body()
-    body = decode_body(raw, "openaiChatCompletions")
+    body = state.decode(raw, "openaiChatCompletions")
     if body.get("messages") == []:  # Ollama's middleware words this one itself
         raise ApiError(400, "[] is too short - 'messages'")
     state.validate(raw, "openaiChatCompletions", body)

@@ -5,16 +5,19 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from ollama_harness.errors import ApiError, decode_body, request_error
+import orjson
+
+from ollama_harness.errors import ApiError, decode_body
 from ollama_harness.names import ModelName, ModelNameError, parse_model_name
 from ollama_harness.spec import Spec, load_spec
 
 from .catalogue import load_catalogue
-from .clock import Clock, make_clock, rfc3339
+from .clock import Clock, make_clock
 from .faults import FaultPlan
 from .scheduler import Scheduler
 from .settings import MockSettings
 from .store import InstalledModel, ModelStore
+from .validation import RequestValidator
 
 
 class MockState:
@@ -43,6 +46,7 @@ class MockState:
         # Observable counters for tests: generations started / finished / cancelled.
         self.stats: Counter[str] = Counter()
         self._valid_bodies: dict[tuple[str, bytes], bool] = {}
+        self.validator = RequestValidator(self.spec)
         self.uploads: dict[str, bytearray] = {}  # registry uploads in progress
         self.upload_counter = 0
 
@@ -59,18 +63,28 @@ class MockState:
     # -- requests ---------------------------------------------------------------
     def parse(self, raw: bytes, operation_id: str) -> dict[str, Any]:
         """Decode and validate a body against the spec; ApiError as Ollama words it."""
-        body: dict[str, Any] = decode_body(raw, operation_id)
+        body = self.decode(raw, operation_id)
         self.validate(raw, operation_id, body)
         return body
+
+    @staticmethod
+    def decode(raw: bytes, operation_id: str) -> dict[str, Any]:
+        """orjson for speed; whatever it refuses goes to the core decoder for Go's words."""
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            body = None
+        if isinstance(body, dict):
+            return body
+        decoded: dict[str, Any] = decode_body(raw, operation_id)
+        return decoded
 
     def validate(self, raw: bytes, operation_id: str, body: dict[str, Any]) -> None:
         key = (operation_id, raw)
         # Validation is a pure function of the bytes; load tools repeat bodies a lot.
         if key in self._valid_bodies:
             return
-        error = request_error(operation_id, body, self.spec.validate_request(operation_id, body))
-        if error is not None:
-            raise error
+        self.validator.check(operation_id, body)
         if len(self._valid_bodies) > 4096:
             self._valid_bodies.clear()
         self._valid_bodies[key] = True
@@ -89,7 +103,7 @@ class MockState:
         return model
 
     def now_text(self) -> str:
-        return rfc3339(self.clock.now())
+        return self.clock.now_text()
 
     def keep_alive(self, body: dict[str, Any]) -> float | None:
         from ollama_harness.durations import DurationError, parse_keep_alive

@@ -13,7 +13,7 @@ import json
 import math
 import random
 import re
-import zlib
+from array import array
 from collections.abc import Sequence
 from typing import Any
 
@@ -175,23 +175,32 @@ def count_tokens(text: str) -> int:
     return len(_TOKEN_RE.findall(text))
 
 
-def token_ids(pieces: Sequence[str], vocab: int = 32000) -> list[int]:
-    """Stable ids for ``context``: each piece maps to the same id every time."""
-    return [zlib.crc32(piece.encode()) % vocab for piece in pieces]
+def token_ids(seed: int, count: int) -> list[int]:
+    """Stable token ids for ``context``: ``count`` 15-bit ids drawn from the seed."""
+    ids = array("H", hashlib.shake_256(b"ctx" + seed.to_bytes(8, "big")).digest(2 * count))
+    return [i & 0x7FFF for i in ids]
 
 
-def sentence_tokens(rng: random.Random, count: int) -> list[str]:
-    """``count`` word tokens forming sentences: capitalised, ending with a period."""
+def sentence_tokens(seed: int, count: int) -> list[str]:
+    """``count`` word tokens forming sentences: capitalised, ending with a period.
+
+    Words are read from the seed's SHAKE-256 stream, one byte each: this runs on
+    every generate request, so it avoids a PRNG call per word.
+    """
+    stream = hashlib.shake_256(seed.to_bytes(8, "big")).digest(2 * count + 1)
+    size = len(_WORDS)
     tokens: list[str] = []
-    until_stop = rng.randint(6, 14)
+    capital = True
+    until_stop = 6 + stream[count] % 9
     for i in range(count):
-        word = rng.choice(_WORDS)
-        if i == 0 or tokens[-1].endswith("."):
+        word = _WORDS[stream[i] % size]
+        if capital:
             word = word.capitalize()
         until_stop -= 1
-        if until_stop == 0 or i == count - 1:
+        capital = until_stop == 0 or i == count - 1
+        if capital:
             word += "."
-            until_stop = rng.randint(6, 14)
+            until_stop = 6 + stream[count + 1 + i] % 9
         tokens.append(word if i == 0 else " " + word)
     return tokens
 
@@ -361,7 +370,7 @@ def json_output(fmt: Any, rng: random.Random) -> str:
         value = value_for_schema(fmt, rng, fmt)
     else:
         value = {
-            "answer": " ".join(t.strip() for t in sentence_tokens(rng, rng.randint(4, 10))),
+            "answer": "".join(sentence_tokens(rng.getrandbits(64), rng.randint(4, 10))),
             "confidence": round(rng.uniform(0.5, 1.0), 2),
         }
     return json.dumps(value, ensure_ascii=False)

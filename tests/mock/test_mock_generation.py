@@ -248,3 +248,14 @@ def test_embeddings_are_deterministic_and_normalised(http: httpx.Client) -> None
     long = "word " * 3000
     truncated = http.post("/api/embed", json={"model": "nomic-embed-text", "input": long}).json()
     assert truncated["prompt_eval_count"] == 2048  # cut to the context length
+
+
+def test_num_predict_sets_the_length_within_the_context(http: httpx.Client) -> None:
+    long = gen(http, stream=False, options={"num_predict": 300}).json()
+    assert long["eval_count"] == 300 and long["done_reason"] == "length"
+    bounded = gen(http, stream=False, options={"num_predict": 10**9, "num_ctx": 64}).json()
+    assert bounded["eval_count"] == 64 - bounded["prompt_eval_count"]
+    filled = gen(http, stream=False, options={"num_predict": -2, "num_ctx": 80}).json()
+    assert filled["eval_count"] == 80 - filled["prompt_eval_count"]
+    natural = gen(http, stream=False, options={"num_predict": -1}).json()
+    assert 12 <= natural["eval_count"] <= 40 and natural["done_reason"] == "stop"

@@ -10,6 +10,7 @@ import itertools
 import json
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -181,6 +182,13 @@ def test_scenario_file_is_reproducible(tmp_path: Path) -> None:
     assert 3 <= outcomes[0].count(503) <= 17 and set(outcomes[0]) == {200, 503}
 
 
+def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.01)
+
+
 def test_queue_overflow_gets_ollamas_503() -> None:
     with MockServer(num_parallel=1, max_queue=1, itl_ms=100) as mock:
         results: list[int] = []
@@ -189,14 +197,15 @@ def test_queue_overflow_gets_ollamas_503() -> None:
             response = httpx.post(
                 f"{mock.url}/api/generate",
                 timeout=30,
-                json={**BODY, "stream": False, "options": {"num_predict": 5}},
+                json={**BODY, "stream": False, "options": {"num_predict": 8}},
             )
             results.append(response.status_code)
 
         threads = [threading.Thread(target=slow) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-            time.sleep(0.15)  # the first runs, the second waits in the queue
+        threads[0].start()
+        _wait_for(lambda: mock.state.stats["started"] == 1)  # the first one runs
+        threads[1].start()
+        _wait_for(lambda: mock.state.scheduler.waiting == 1)  # the second one waits
         refused = httpx.post(f"{mock.url}/api/generate", json=BODY, timeout=10)
         for thread in threads:
             thread.join()
@@ -207,28 +216,28 @@ def test_queue_overflow_gets_ollamas_503() -> None:
     assert results == [200, 200]
 
 
-def test_num_parallel_runs_requests_together() -> None:
-    def elapsed(parallel: int) -> float:
-        with MockServer(num_parallel=parallel, itl_ms=100) as mock:
-            start = time.perf_counter()
-            threads = [
-                threading.Thread(
-                    target=httpx.post,
-                    args=(f"{mock.url}/api/generate",),
-                    kwargs={
-                        "json": {**BODY, "stream": False, "options": {"num_predict": 6}},
-                        "timeout": 30,
-                    },
-                )
-                for _ in range(3)
-            ]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            return time.perf_counter() - start
-
-    assert elapsed(1) > elapsed(3) * 1.6  # three in series take about three times as long
+@pytest.mark.parametrize(("parallel", "running", "waiting"), [(1, 1, 2), (3, 3, 0)])
+def test_num_parallel_runs_requests_together(parallel: int, running: int, waiting: int) -> None:
+    with MockServer(num_parallel=parallel, itl_ms=100) as mock:
+        threads = [
+            threading.Thread(
+                target=httpx.post,
+                args=(f"{mock.url}/api/generate",),
+                kwargs={"json": {**BODY, "stream": False}, "timeout": 30},
+            )
+            for _ in range(3)
+        ]
+        for thread in threads:
+            thread.start()
+        scheduler = mock.state.scheduler
+        _wait_for(
+            lambda: scheduler.waiting + sum(r.active for r in scheduler.runners.values()) == 3
+        )
+        assert [r.active for r in scheduler.runners.values()] == [running]
+        assert scheduler.waiting == waiting
+        for thread in threads:
+            thread.join()
+        assert mock.state.stats["finished"] == 3
 
 
 def test_client_disconnect_stops_generation() -> None:
