@@ -23,6 +23,7 @@ point leaves either the old model or the new one.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 import threading
@@ -287,9 +288,9 @@ async def create_model(
             verb = "creating new" if item.created else "using existing"
             yield {"status": f"{verb} layer {item.layer.digest}"}
         config["rootfs"] = {"type": "layers", "diff_ids": [i.layer.digest for i in layers]}
-        config_layer = await _write(store, json.dumps(config).encode(), st.CONFIG_MEDIA_TYPE)
-        held.append(config_layer.layer.digest)
-        pins.add(config_layer.layer.digest)
+        config_layer = await _write(
+            store, pins, held, json.dumps(config).encode(), st.CONFIG_MEDIA_TYPE
+        )
         manifest = st.Manifest(config=config_layer.layer, layers=tuple(i.layer for i in layers))
         yield {"status": "writing manifest"}
         try:
@@ -420,7 +421,14 @@ async def _quantize(
     layers[index] = _Layer(layer, job.created, new_info)
 
 
-async def _write(store: st.ModelStore, data: bytes, media_type: str) -> _Layer:
+async def _write(
+    store: st.ModelStore, pins: LayerPins, held: list[str], data: bytes, media_type: str
+) -> _Layer:
+    """Write a small blob, pinned before it exists: no removal can take it meanwhile."""
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    held.append(digest)
+    pins.add(digest)
+
     def write() -> _Layer:
         with store.blob_writer() as writer:
             writer.write(data)
@@ -443,20 +451,16 @@ async def _text_layers(
     pins: LayerPins,
 ) -> None:
     """template, system, license, parameters and messages, as Ollama's setX functions."""
-    added: list[_Layer] = []
     if request.template:
-        new = await _write(store, request.template.encode(), st.MEDIA_TEMPLATE)
+        new = await _write(store, pins, held, request.template.encode(), st.MEDIA_TEMPLATE)
         _replace(layers, st.MEDIA_TEMPLATE, new)
-        added.append(new)
     if request.system:
-        new = await _write(store, request.system.encode(), st.MEDIA_SYSTEM)
+        new = await _write(store, pins, held, request.system.encode(), st.MEDIA_SYSTEM)
         _replace(layers, st.MEDIA_SYSTEM, new)
-        added.append(new)
     for text in request.license:
         if text:
-            new = await _write(store, text.encode(), st.MEDIA_LICENSE)
+            new = await _write(store, pins, held, text.encode(), st.MEDIA_LICENSE)
             layers.append(new)
-            added.append(new)
     parameters = dict(request.parameters)
     for item in layers:
         if item.layer.media_type == st.MEDIA_PARAMS:
@@ -467,13 +471,10 @@ async def _text_layers(
             for key, value in (base if isinstance(base, dict) else {}).items():
                 parameters.setdefault(key, value)
     if parameters:
-        new = await _write(store, json.dumps(parameters).encode(), st.MEDIA_PARAMS)
+        new = await _write(store, pins, held, json.dumps(parameters).encode(), st.MEDIA_PARAMS)
         _replace(layers, st.MEDIA_PARAMS, new)
-        added.append(new)
     if request.messages:
-        new = await _write(store, json.dumps(request.messages).encode(), st.MEDIA_MESSAGES)
+        new = await _write(
+            store, pins, held, json.dumps(request.messages).encode(), st.MEDIA_MESSAGES
+        )
         _replace(layers, st.MEDIA_MESSAGES, new)
-        added.append(new)
-    for item in added:
-        held.append(item.layer.digest)
-        pins.add(item.layer.digest)
