@@ -30,7 +30,7 @@ from load.metrics import summarize
 from load.options import RunOptions, add_locust_arguments
 from load.percentiles import percentile
 from load.reportfiles import write_run
-from load.samples import Sample, SampleStore
+from load.samples import Sample, SampleStore, epoch_of
 from load.workload import Workload
 
 MESSAGE = "ollama_samples"
@@ -55,6 +55,8 @@ class RunState:
         self.id_prefix = f"oh{os.getpid():x}"
         self.last_report: dict[int, float] = {}
         self.cut_off_by_worker: dict[int, int] = {}
+        self._errors = 0
+        self._error_scan = 0
         self.cpu_peak = 0.0  # this process's busiest second, percent of one core
         self.cpu_by_worker: dict[int, float] = {}
         self.started = time.perf_counter()
@@ -96,6 +98,8 @@ class RunState:
         self.cut_off_by_worker.clear()
         self.cpu_peak = 0.0
         self.cpu_by_worker.clear()
+        self._errors = 0
+        self._error_scan = 0
         self.started = time.perf_counter()
         self.reports_written = None
 
@@ -107,6 +111,13 @@ class RunState:
 
     def next_request_id(self) -> str:
         return f"{self.id_prefix}-{next(self.request_seq)}"
+
+    def errors_seen(self, upto: int) -> int:
+        """Failed samples among the first ``upto``, counted incrementally."""
+        for sample in self.store.samples[self._error_scan : upto]:
+            self._errors += not sample.ok
+        self._error_scan = max(self._error_scan, upto)
+        return self._errors
 
     def clock(self) -> float:
         return time.perf_counter()
@@ -193,8 +204,10 @@ def progress_line(state: RunState, users: int, duration_s: float) -> str:
     ok = [s for s in recent if s.ok]
     ttft = sorted(s.ttft_ms for s in ok if s.ttft_ms is not None)
     itl = sorted(v for s in ok if (v := s.itl_ms) is not None)
-    errors = sum(1 for s in samples if not s.ok)
-    window = [s for s in samples if s.end_at >= time.time() - 5.0]
+    # recent samples only: this runs every second on runs of any length
+    errors = state.errors_seen(len(samples))
+    now = epoch_of(time.perf_counter())
+    window = [s for s in samples[-5000:] if s.end_at >= now - 5.0]
     rps = sum(1 for s in window if s.ok) / 5.0
     parts = [
         f"[{elapsed:5.0f}s/{duration_s:.0f}s]",

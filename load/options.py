@@ -13,7 +13,7 @@ from typing import Any
 
 from load.profiles import PROFILE_NAMES, ProfileError, Stage, get_profile, parse_stages
 from load.slo import Objective, parse_slo
-from load.workload import APIS, KINDS, parse_mix
+from load.workload import APIS, parse_mix
 
 
 @dataclass(frozen=True)
@@ -208,6 +208,3 @@ class RunOptions:
             "max_tokens": self.max_tokens or None,
             "seed": self.seed,
         }
-
-
-__all__ = ["KINDS", "OPTIONS", "RunOptions", "add_locust_arguments"]
