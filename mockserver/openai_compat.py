@@ -274,7 +274,6 @@ async def completions(exchange: Exchange) -> None:
 
     def whole(metrics: Metrics) -> bytes:
         answer = chunk(planned.text(), _finish(planned))
-        answer["choices"][0]["logprobs"] = None
         answer["usage"] = _usage(metrics)
         return orjson.dumps(answer)
 

@@ -1,0 +1,81 @@
+"""Settings precedence (flag > OLLAMA_* env > default), the CLI, catalogue files."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from mockserver.catalogue import dump_default_catalogue, load_catalogue
+from mockserver.settings import MockSettings
+from mockserver.testing import MockServer
+from ollama_harness.cli import build_parser
+from ollama_harness.commands.mock import build_settings
+
+
+def test_defaults_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in MockSettings.model_fields:
+        monkeypatch.delenv(f"OLLAMA_{name.upper()}", raising=False)
+    defaults = MockSettings()
+    assert (defaults.host, defaults.port, defaults.clock) == ("127.0.0.1", 11434, "real")
+    assert (defaults.num_parallel, defaults.max_queue) == (1, 512)
+    assert defaults.keep_alive_seconds() == 300
+    monkeypatch.setenv("OLLAMA_NUM_PARALLEL", "4")
+    monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:12000")
+    monkeypatch.setenv("OLLAMA_KEEP_ALIVE", "-1")
+    from_env = MockSettings()
+    assert (from_env.num_parallel, from_env.port) == (4, 12000)
+    assert from_env.keep_alive_seconds() is None
+    args = build_parser().parse_args(["mock", "--num-parallel", "2", "--clock", "fixed"])
+    flagged = build_settings(args)
+    assert (flagged.num_parallel, flagged.clock, flagged.port) == (2, "fixed", 12000)
+
+
+def test_every_field_is_described_and_a_flag() -> None:
+    parser = build_parser()
+    help_text = parser._subparsers._group_actions[0].choices["mock"].format_help()  # type: ignore[union-attr]
+    for name, field in MockSettings.model_fields.items():
+        assert field.description, name
+        assert "--" + name.replace("_", "-") in help_text
+        assert f"OLLAMA_{name.upper()}" in help_text
+
+
+def test_bad_values_are_refused() -> None:
+    with pytest.raises(ValidationError):
+        MockSettings(keep_alive="5 minutes")
+    with pytest.raises(ValidationError):
+        MockSettings(num_parallel=0)
+
+
+def test_catalogue_round_trip(tmp_path: Path) -> None:
+    text = dump_default_catalogue()
+    path = tmp_path / "models.yaml"
+    path.write_text(text, encoding="utf-8")
+    models = load_catalogue(path)
+    assert [m.name for m in models][:2] == ["smollm2:135m", "llama3.2:latest"]
+    capabilities = {c for m in models for c in m.capabilities}
+    assert capabilities == {"completion", "tools", "insert", "vision", "embedding", "thinking"}
+    assert yaml.safe_load(text)["models"][0]["name"] == "smollm2:135m"
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"models": [{"name": "bad name!"}]}', encoding="utf-8")
+    with pytest.raises(ValidationError):
+        load_catalogue(bad)
+
+
+def test_async_context_manager() -> None:
+    async def scenario() -> int:
+        async with MockServer(clock="fixed") as mock, httpx.AsyncClient(base_url=mock.url) as http:
+            return (await http.get("/api/version")).status_code
+
+    assert asyncio.run(scenario()) == 200
+
+
+def test_cli_dump_models(capsys: pytest.CaptureFixture[str]) -> None:
+    from ollama_harness.cli import main
+
+    assert main(["mock", "--dump-models"]) == 0
+    assert "smollm2:135m" in capsys.readouterr().out
