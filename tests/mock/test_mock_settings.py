@@ -36,8 +36,11 @@ def test_defaults_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_every_field_is_described_and_a_flag() -> None:
+    import argparse
+
     parser = build_parser()
-    help_text = parser._subparsers._group_actions[0].choices["mock"].format_help()  # type: ignore[union-attr]
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    help_text = commands.choices["mock"].format_help()
     for name, field in MockSettings.model_fields.items():
         assert field.description, name
         assert "--" + name.replace("_", "-") in help_text
