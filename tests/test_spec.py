@@ -487,3 +487,16 @@ def test_cli_spec_show(wanted: str) -> None:
 
 def test_cli_spec_show_unknown() -> None:
     assert main(["spec", "show", "nosuch"]) != 0
+
+
+def test_spec_parses_the_same_with_every_yaml_parser() -> None:
+    """libyaml tolerates a '?' inside flow collections that PyYAML's pure-Python
+    parser (and stricter YAML tools) refuse; the spec must read the same everywhere."""
+    import yaml
+
+    from ollama_harness.spec import default_spec_path
+
+    text = default_spec_path().read_text(encoding="utf-8")
+    pure = yaml.load(text, Loader=yaml.SafeLoader)
+    if hasattr(yaml, "CSafeLoader"):
+        assert pure == yaml.load(text, Loader=yaml.CSafeLoader)
