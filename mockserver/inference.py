@@ -118,6 +118,7 @@ async def generate(exchange: Exchange) -> None:
         part
         for part in (
             system,
+            body.get("template") or "",
             " ".join(str(i) for i in context),
             prompt,
             body.get("suffix") or "",

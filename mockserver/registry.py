@@ -200,7 +200,15 @@ async def _upload(exchange: Exchange, ns: str, model: str, upload: str) -> None:
         await _fail(exchange, 404, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry")
         return
     if method == "PATCH":
-        buffer.extend(await exchange.request.body())
+        data = await exchange.request.body()
+        # Ollama uploads a blob's parts in parallel, each with its Content-Range.
+        match = re.match(
+            r"^(?:bytes[ =])?(\d+)-(\d+)", exchange.request.headers.get("content-range", "")
+        )
+        start = int(match.group(1)) if match else len(buffer)
+        if start > len(buffer):
+            buffer.extend(bytes(start - len(buffer)))
+        buffer[start : start + len(data)] = data
         await _accepted(exchange, base + upload, upload)
     elif method == "PUT":
         buffer.extend(await exchange.request.body())

@@ -56,6 +56,7 @@ def test_seed_prompt_and_system_change_the_text(http: httpx.Client) -> None:
         == gen(http, stream=False, options={"seed": 1}).json()["response"]
     )
     assert gen(http, stream=False, system="Be terse").json()["response"] != base
+    assert gen(http, stream=False, template="{{ .Prompt }}").json()["response"] != base
     assert gen(http, stream=False, prompt="Other").json()["response"] != base
 
 

@@ -166,3 +166,17 @@ def test_blob_size_is_configurable() -> None:
     with MockServer(blob_size=4096) as mock, httpx.Client(base_url=mock.url) as http:
         manifest = _manifest(http, "library/smollm2", "135m")
         assert manifest["layers"][0]["size"] == 4096
+
+
+def test_parallel_parts_with_content_range(http: httpx.Client) -> None:
+    data = bytes(range(256)) * 40
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    location = http.post("/v2/me/parts/blobs/uploads/").headers["location"]
+    half = len(data) // 2
+    # The second half arrives first, as parallel uploads may do.
+    second = http.patch(
+        location, content=data[half:], headers={"Content-Range": f"{half}-{len(data) - 1}"}
+    )
+    assert second.status_code == 202
+    assert http.patch(location, content=data[:half], headers={"Content-Range": f"0-{half - 1}"})
+    assert http.put(f"{location}?digest={digest}").status_code == 201
