@@ -154,6 +154,18 @@ def _axes(
     return out
 
 
+def _marker_label(label: str, x: float, y: float, frame: _Frame) -> str:
+    """Beside the marker, on whichever side has room for it."""
+    if x > (frame.left + frame.right) / 2:
+        return (
+            f'<text class="oh-tick oh-marker-label" x="{x - 14:.1f}" y="{y:.1f}" '
+            f'text-anchor="end">{escape(label)}</text>'
+        )
+    return (
+        f'<text class="oh-tick oh-marker-label" x="{x + 14:.1f}" y="{y:.1f}">{escape(label)}</text>'
+    )
+
+
 def _legend(series: Sequence[Series], width: int) -> list[str]:
     out = ['<g class="oh-legend">']
     x = width - MARGIN_RIGHT
@@ -234,8 +246,7 @@ def line_chart(
             f'<g class="oh-marker"><circle cx="{mx:.1f}" cy="{my:.1f}" r="8" fill="none" '
             f'stroke="#111" stroke-width="2"/><line x1="{mx:.1f}" x2="{mx:.1f}" '
             f'y1="{frame.top}" y2="{frame.bottom}" stroke="#111" stroke-dasharray="3 3"/>'
-            f'<text class="oh-tick" x="{mx + 10:.1f}" y="{max(frame.top + 12, my - 10):.1f}">'
-            f"{escape(marker.label)}</text></g>"
+            f"{_marker_label(marker.label, mx, max(frame.top + 12, my - 10), frame)}</g>"
         )
     out += _legend(series, width)
     out.append("</svg>")
@@ -333,8 +344,8 @@ def curve_chart(
         mx, my = frame.x(marker.x), frame.y(marker.y)
         out.append(
             f'<g class="oh-marker"><circle cx="{mx:.1f}" cy="{my:.1f}" r="10" fill="none" '
-            f'stroke="#111" stroke-width="2.5"/><text class="oh-tick" x="{mx + 12:.1f}" '
-            f'y="{my - 12:.1f}">{escape(marker.label)}</text></g>'
+            f'stroke="#111" stroke-width="2.5"/>'
+            f"{_marker_label(marker.label, mx, max(frame.top + 12, my - 14), frame)}</g>"
         )
     if len(legend) > 1:
         out += _legend(legend, width)

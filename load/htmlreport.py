@@ -447,8 +447,21 @@ def render_sweep_fragment(sweep: dict[str, Any], title: str = "Load sweep") -> s
             f"Highest {mode} meeting the SLO: {high:g}." if high else "No level met the SLO."
         )
     figures = "".join(f"<figure>{chart}</figure>" for chart in charts)
+    run = sweep.get("run", {})
+    meta = " · ".join(
+        escape(f"{label} {run[key]}")
+        for key, label in (
+            ("url", "target"),
+            ("model", "model"),
+            ("api", "api"),
+            ("duration_s", "seconds per level"),
+            ("slo", "SLO"),
+        )
+        if run.get(key)
+    )
     return (
         f'<section class="oh-load"><style>{STYLE}</style><h2>{escape(title)}</h2>'
+        f'<p class="oh-meta">{meta}</p>'
         f"<p>{' '.join(notes)}</p>{table}"
         f'<div class="oh-charts">{figures}</div></section>'
     )
