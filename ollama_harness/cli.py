@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from ollama_harness import __version__
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("spec", "check", "report", "mock", "serve", "models", "load")
+COMMANDS: tuple[str, ...] = ("spec", "check", "report", "mock", "serve", "models", "load", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
