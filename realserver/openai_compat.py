@@ -131,7 +131,8 @@ def _content_text(content: Any) -> tuple[str, list[str]]:
         if part.get("type") == "text":
             texts.append(str(part.get("text", "")))
         elif part.get("type") == "image_url":
-            url = part.get("image_url", {}).get("url", "")
+            image = part.get("image_url")
+            url = str(image.get("url", "") if isinstance(image, dict) else image or "")
             images.append(url.split(",", 1)[1] if url.startswith("data:") else url)
     return "\n".join(texts), images
 

@@ -1,0 +1,363 @@
+"""The reference server against llama-cpp-python, side by side, in one run.
+
+Same GGUF, same prompt, same thread count, greedy sampling, 200 output tokens:
+
+1. streaming decode tokens/s through ``/api/generate`` vs in-process
+   ``Llama.create_completion(stream=True)`` (target ratio >= 0.97);
+2. warm time to first token, server minus in-process (target <= 5 ms);
+3. ``/v1/chat/completions`` streaming vs llama-cpp-python's bundled server
+   (``python -m llama_cpp.server``) on the same messages (target ratio >= 1.0);
+4. aggregate output tokens/s at 1, 2 and 4 concurrent ``/api/generate`` streams.
+
+Measurements alternate between the two sides round by round, so that load from
+other processes hits both alike; medians are reported. Decode rate is
+(tokens - 1) / (last token - first token) as the client sees it, on both sides.
+
+Run: ``python benchmarks/bench_realserver.py [--rounds 3] [--threads 2]``
+(needs the reference extra, ``llama-cpp-python[server]``, and the bundled model,
+which it installs into a temporary store from the download cache).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from realserver.bundled import install  # noqa: E402
+from realserver.engine import use_extra_buffers  # noqa: E402
+from realserver.store import MEDIA_MODEL, MEDIA_SYSTEM, ModelStore  # noqa: E402
+
+MODEL = "smollm2:135m"
+QUESTION = "Write a long, detailed essay about the history of the Roman Empire."
+TOKENS = 200
+# Same sampling on both sides: greedy, no repetition penalty (llama-cpp-python's default).
+OPTIONS = {"temperature": 0, "repeat_penalty": 1.0, "num_predict": TOKENS}
+
+
+@dataclass
+class Stream:
+    ttft: float  # s from send to the first non-empty text
+    decode_rate: float  # tokens/s between first and last token
+    tokens: int
+    total: float  # s, send to last byte
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes], deadline_s: float = 120) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited with {process.returncode}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def rate(stamps: list[float], tokens: int) -> float:
+    if tokens < 2 or len(stamps) < 2:
+        return 0.0
+    return (tokens - 1) / (stamps[-1] - stamps[0])
+
+
+# -- the four contenders ---------------------------------------------------------------
+
+
+def in_process(llm: Any, prompt: str) -> Stream:
+    sent = time.perf_counter()
+    stamps = []
+    for chunk in llm.create_completion(
+        prompt, max_tokens=TOKENS, temperature=0, repeat_penalty=1.0, stream=True
+    ):
+        if chunk["choices"][0]["text"]:
+            stamps.append(time.perf_counter())
+    return Stream(stamps[0] - sent, rate(stamps, len(stamps)), len(stamps), stamps[-1] - sent)
+
+
+def native(client: httpx.Client, body: dict[str, Any]) -> Stream:
+    sent = time.perf_counter()
+    stamps = []
+    tokens = 0
+    with client.stream("POST", "/api/generate", json=body) as response:
+        for line in response.iter_lines():
+            if not line:
+                continue
+            data = json.loads(line)
+            if data.get("response"):
+                stamps.append(time.perf_counter())
+            if data.get("done"):
+                tokens = int(data["eval_count"])
+    end = time.perf_counter()
+    return Stream(stamps[0] - sent, rate(stamps, tokens), tokens, end - sent)
+
+
+def openai_chat(client: httpx.Client, model: str) -> Stream:
+    body = {
+        "model": model,
+        "messages": [{"role": "user", "content": QUESTION}],
+        "max_tokens": TOKENS,
+        "temperature": 0,
+        "stream": True,
+    }
+    sent = time.perf_counter()
+    stamps = []
+    with client.stream("POST", "/v1/chat/completions", json=body) as response:
+        for line in response.iter_lines():
+            if not line.startswith("data: ") or line == "data: [DONE]":
+                continue
+            choices = json.loads(line[6:]).get("choices") or [{}]
+            if (choices[0].get("delta") or {}).get("content"):
+                stamps.append(time.perf_counter())
+    end = time.perf_counter()
+    # Both servers send one token per chunk here; chunks are the common token count.
+    return Stream(stamps[0] - sent, rate(stamps, len(stamps)), len(stamps), end - sent)
+
+
+def aggregate(url: str, streams: int) -> float:
+    """Output tokens/s of ``streams`` concurrent generations, first send to last byte."""
+    results: list[Stream] = []
+    lock = threading.Lock()
+
+    def one(index: int) -> None:
+        body = {"model": MODEL, "prompt": QUESTION, "options": {**OPTIONS, "seed": index}}
+        with httpx.Client(base_url=url, timeout=600) as client:
+            result = native(client, body)
+        with lock:
+            results.append(result)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(streams)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(r.tokens for r in results) / (time.perf_counter() - started)
+
+
+# -- setup -------------------------------------------------------------------------------
+
+
+def prepared_store(root: Path) -> tuple[Path, str]:
+    """The bundled model in a temporary store: (GGUF path, default system prompt)."""
+    store = ModelStore(root)
+    stored = install(store)
+    weights = stored.manifest.layer(MEDIA_MODEL)
+    system_layer = stored.manifest.layer(MEDIA_SYSTEM)
+    assert weights is not None and system_layer is not None
+    return store.blob_path(weights.digest), store.read_blob(system_layer.digest).decode()
+
+
+def start(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        args, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+
+
+def llama_cpp_server(model: Path, threads: int, port: int) -> subprocess.Popen[bytes]:
+    # Started through a wrapper so that it runs with the same llama.cpp settings as
+    # ours (extra CPU buffers off: they crash on this machine's AMX).
+    code = (
+        "import runpy, sys; from realserver.engine import use_extra_buffers; "
+        "use_extra_buffers(False); sys.argv = ['llama_cpp.server'] + sys.argv[1:]; "
+        "runpy.run_module('llama_cpp.server', run_name='__main__')"
+    )
+    return start(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "--model",
+            str(model),
+            "--n_ctx",
+            "2048",
+            "--n_threads",
+            str(threads),
+            "--n_threads_batch",
+            str(threads),
+            "--n_batch",
+            "512",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--verbose",
+            "False",
+        ],
+        env={"PYTHONPATH": str(ROOT)},
+    )
+
+
+@dataclass
+class Table:
+    rows: list[tuple[str, str, str, str]]
+
+    def add(self, name: str, ours: float, theirs: float, unit: str) -> None:
+        self.rows.append(
+            (name, f"{ours:.2f} {unit}", f"{theirs:.2f} {unit}", f"{ours / theirs:.3f}")
+        )
+
+    def print(self) -> None:
+        widths = [max(len(row[i]) for row in self.rows) for i in range(4)]
+        for row in self.rows:
+            print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)))
+
+
+def median(values: Iterator[float] | list[float]) -> float:
+    return statistics.median(list(values))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per comparison")
+    parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads on both sides")
+    parser.add_argument("--ttft-samples", type=int, default=10, help="warm TTFT samples per side")
+    args = parser.parse_args()
+
+    import llama_cpp
+
+    use_extra_buffers(False)
+    print(
+        f"llama-cpp-python {llama_cpp.__version__}, {os.cpu_count()} CPUs, "
+        f"GPU offload {'available' if llama_cpp.llama_supports_gpu_offload() else 'not built'}, "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        model_path, system = prepared_store(Path(tmp) / "models")
+        prompt = (
+            f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{QUESTION}<|im_end|>\n"
+            "<|im_start|>assistant\n"
+        )
+        ours_port, theirs_port = free_port(), free_port()
+        ours = start(
+            [
+                sys.executable,
+                "-m",
+                "ollama_harness",
+                "serve",
+                "--host",
+                f"127.0.0.1:{ours_port}",
+                "--models",
+                str(Path(tmp) / "models"),
+                "--num-thread",
+                str(args.threads),
+                "--context-length",
+                "2048",
+                "--num-parallel",
+                "4",
+                "--keep-alive",
+                "-1",
+            ]
+        )
+        theirs = llama_cpp_server(model_path, args.threads, theirs_port)
+        ours_url, theirs_url = f"http://127.0.0.1:{ours_port}", f"http://127.0.0.1:{theirs_port}"
+        try:
+            wait_for(ours_url, ours)
+            wait_for(f"{theirs_url}/v1/models", theirs)
+            llm = llama_cpp.Llama(
+                str(model_path),
+                n_ctx=2048,
+                n_batch=512,
+                n_threads=args.threads,
+                n_threads_batch=args.threads,
+                verbose=False,
+            )
+            body = {"model": MODEL, "prompt": QUESTION, "options": OPTIONS}
+            table = Table([("measure", "ollama-harness", "llama-cpp-python", "ratio")])
+            with (
+                httpx.Client(base_url=ours_url, timeout=600) as client,
+                httpx.Client(base_url=theirs_url, timeout=600) as other,
+            ):
+                # Warm both sides (model loaded, prompt cached) before measuring.
+                native(client, body)
+                in_process(llm, prompt)
+                openai_chat(client, MODEL)
+                openai_chat(other, str(model_path))
+
+                decode_ours, decode_theirs = [], []
+                for _ in range(args.rounds):
+                    decode_ours.append(native(client, body))
+                    decode_theirs.append(in_process(llm, prompt))
+                assert all(s.tokens == TOKENS for s in decode_ours), "short generation"
+                table.add(
+                    "decode tok/s, /api/generate vs in-process",
+                    median(s.decode_rate for s in decode_ours),
+                    median(s.decode_rate for s in decode_theirs),
+                    "tok/s",
+                )
+                short = {**body, "options": {**OPTIONS, "num_predict": 2}}
+                ttft_ours, ttft_theirs = [], []
+                for _ in range(args.ttft_samples):
+                    ttft_ours.append(native(client, short).ttft * 1000)
+                    sent = time.perf_counter()
+                    next(
+                        iter(
+                            llm.create_completion(
+                                prompt, max_tokens=2, temperature=0, repeat_penalty=1.0, stream=True
+                            )
+                        )
+                    )
+                    ttft_theirs.append((time.perf_counter() - sent) * 1000)
+                table.add("warm TTFT", median(ttft_ours), median(ttft_theirs), "ms")
+
+                chat_ours, chat_theirs = [], []
+                for _ in range(args.rounds):
+                    chat_ours.append(openai_chat(client, MODEL))
+                    chat_theirs.append(openai_chat(other, str(model_path)))
+                table.add(
+                    "/v1/chat/completions stream tok/s vs llama_cpp.server",
+                    median(s.decode_rate for s in chat_ours),
+                    median(s.decode_rate for s in chat_theirs),
+                    "tok/s",
+                )
+                table.add(
+                    "/v1/chat/completions E2E tok/s (tokens / request time)",
+                    median(s.tokens / s.total for s in chat_ours),
+                    median(s.tokens / s.total for s in chat_theirs),
+                    "tok/s",
+                )
+            llm.close()
+            theirs.terminate()
+            table.print()
+            overhead = median(ttft_ours) - median(ttft_theirs)
+            print(f"warm TTFT overhead: {overhead:+.2f} ms (target <= 5 ms)")
+            print(
+                "aggregate /api/generate output tokens/s (num_parallel 4, "
+                f"{args.threads} threads per context):"
+            )
+            for streams in (1, 2, 4):
+                print(f"  {streams} stream(s): {aggregate(ours_url, streams):.1f} tok/s")
+            print(f"load average at the end {os.getloadavg()[0]:.2f}")
+        finally:
+            for process in (ours, theirs):
+                if process.poll() is None:
+                    process.terminate()
+                    process.wait(timeout=20)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
