@@ -44,7 +44,7 @@ PROGRESS_INTERVAL = 0.1  # seconds between progress lines of one layer
 UPLOAD_CHUNK = 8 << 20
 _RETRIES = 3
 _TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-_BATCH = 1 << 20
+_BATCH = 256 << 10  # bytes received before a disk write (what a kill can lose)
 
 
 class RegistryError(Exception):

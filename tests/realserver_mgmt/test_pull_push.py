@@ -224,7 +224,7 @@ def test_concurrent_pulls_share_one_download(
     for lines in results:
         assert lines[-1] == {"status": "success"}
         progress = [
-            line["completed"]
+            int(str(line["completed"]))
             for line in lines
             if line.get("digest") == digest and "completed" in line
         ]
