@@ -36,17 +36,34 @@ class Piece:
 
 @dataclass
 class Completion:
-    pieces: list[Piece]
+    """The planned output, in generation order: thinking, then tool calls or content."""
+
+    thinking: list[str]
+    calls: list[dict[str, Any]]
+    content: list[str]
     done_reason: str
     prompt_tokens: int
     prompt_text: str
     seed: int
 
+    @property
+    def count(self) -> int:
+        """Generated tokens, one streamed line each."""
+        return len(self.thinking) + (1 if self.calls else 0) + len(self.content)
+
+    @property
+    def pieces(self) -> list[Piece]:
+        pieces = [Piece("thinking", t) for t in self.thinking]
+        if self.calls:
+            pieces.append(Piece("tool_calls", calls=self.calls))
+        pieces.extend(Piece("content", t) for t in self.content)
+        return pieces
+
     def text(self, kind: str = "content") -> str:
-        return "".join(p.text for p in self.pieces if p.kind == kind)
+        return "".join(self.thinking if kind == "thinking" else self.content)
 
     def tool_calls(self) -> list[dict[str, Any]]:
-        return [call for p in self.pieces if p.calls for call in p.calls]
+        return self.calls
 
 
 @dataclass
@@ -93,9 +110,11 @@ def plan(request: Request) -> Completion:
     )
     # A PRNG costs ~10 us to seed: plain text reads its words from the seed directly.
     rng = random.Random(seed) if (request.think or request.tools or request.format) else None
-    pieces: list[Piece] = []
+    thinking: list[str] = []
+    calls: list[dict[str, Any]] = []
+    content: list[str] = []
     if request.think and rng is not None:
-        pieces.extend(Piece("thinking", t) for t in textgen.thinking_tokens(rng, request.think))
+        thinking = textgen.thinking_tokens(rng, request.think)
 
     done_reason = "stop"
     # The context window bounds any output (no context shifting in the mock):
@@ -103,7 +122,8 @@ def plan(request: Request) -> Completion:
     window = options.get("num_ctx")
     if not isinstance(window, int) or isinstance(window, bool) or window <= 0:
         window = min(4096, request.model.entry.context_length)
-    room = max(1, min(window, 131_072) - textgen.count_tokens(request.prompt_text))
+    prompt_tokens = max(1, textgen.count_tokens(request.prompt_text))
+    room = max(1, min(window, 131_072) - prompt_tokens)
     limit = options.get("num_predict")
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < -2:
         limit = None
@@ -114,7 +134,7 @@ def plan(request: Request) -> Completion:
     else:
         limit = min(limit, room)
     if request.tools and request.answer_tools and rng is not None:
-        pieces.append(Piece("tool_calls", calls=[_tool_call(request.tools, rng)]))
+        calls = [_tool_call(request.tools, rng)]
     else:
         if rng is not None and (request.format == "json" or isinstance(request.format, dict)):
             tokens = textgen.split_text(textgen.json_output(request.format, rng))
@@ -127,17 +147,22 @@ def plan(request: Request) -> Completion:
         stops = options.get("stop") or []
         if isinstance(stops, str):
             stops = [stops]
-        tokens, stopped = textgen.apply_stops(tokens, [s for s in stops if isinstance(s, str)])
-        del stopped  # a stop sequence ends the text with done_reason "stop", the default
-        pieces.extend(Piece("content", t) for t in tokens)
+        if stops:
+            # A stop sequence ends the text with done_reason "stop", the default.
+            tokens, _ = textgen.apply_stops(tokens, [s for s in stops if isinstance(s, str)])
+        content = tokens
     # num_predict caps every generated token, thinking included.
-    if limit is not None and len(pieces) > limit:
-        pieces = pieces[:limit]
+    if limit is not None and len(thinking) + len(calls) + len(content) > limit:
         done_reason = "length"
+        thinking = thinking[:limit]
+        calls = calls[: max(0, limit - len(thinking))]
+        content = content[: max(0, limit - len(thinking) - len(calls))]
     return Completion(
-        pieces=pieces,
+        thinking=thinking,
+        calls=calls,
+        content=content,
         done_reason=done_reason,
-        prompt_tokens=max(1, textgen.count_tokens(request.prompt_text)),
+        prompt_tokens=prompt_tokens,
         prompt_text=request.prompt_text,
         seed=seed,
     )
@@ -183,12 +208,11 @@ async def play(
     every pause and before a fault, so that what was produced is on the wire before
     the stream waits or breaks.
     """
-    count = len(completion.pieces)
+    count = completion.count
     delays = timing.delays(count, completion.seed)
     first_at = last_at = time.perf_counter()
-    pieces = completion.pieces
-    if emit is None:  # nothing to send piece by piece, no delay, no fault: the hot path
-        pieces = []
+    # With nothing to send piece by piece (no stream, delay or fault): the hot path.
+    pieces = [] if emit is None else completion.pieces
     for index, piece in enumerate(pieces):
         if fault.drop_after is not None or fault.error_after is not None:
             if flush is not None and index in (fault.drop_after, fault.error_after):

@@ -148,9 +148,7 @@ async def generate(exchange: Exchange) -> None:
         line["done"] = True
         line["done_reason"] = planned.done_reason
         if not body.get("raw"):
-            line["context"] = textgen.token_ids(
-                planned.seed, planned.prompt_tokens + len(planned.pieces)
-            )
+            line["context"] = textgen.token_ids(planned.seed, planned.prompt_tokens + planned.count)
         line.update(_nonzero(metrics))
         return line
 

@@ -89,7 +89,7 @@ async def serve(
 
             elif plan.is_zero and fault.is_empty:
                 emit = None  # an answer sent whole, with nothing to wait for: skip the loop
-                state.stats["tokens"] += len(planned.pieces)
+                state.stats["tokens"] += planned.count
             else:
 
                 async def emit(piece: Piece) -> None:
