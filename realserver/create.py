@@ -23,6 +23,7 @@ point leaves either the old model or the new one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import re
@@ -271,16 +272,15 @@ async def create_model(
         model = next((item for item in layers if item.layer.media_type == st.MEDIA_MODEL), None)
         if model is None:
             raise ApiError(400, "no model weights: 'from' or 'files' must include a GGUF model")
-        if model.gguf is None:
-            model.gguf = await asyncio.to_thread(read_gguf, store.blob_path(model.layer.digest))
         info = model.gguf
-        config.update(
-            model_format="gguf",
-            model_family=info.architecture,
-            model_families=[info.architecture],
-            model_type=info.parameter_size,
-            file_type=info.file_type,
-        )
+        if info is not None:
+            config.update(
+                model_format="gguf",
+                model_family=info.architecture,
+                model_families=[info.architecture],
+                model_type=info.parameter_size,
+                file_type=info.file_type,
+            )
         config.setdefault("architecture", "amd64")
         config.setdefault("os", "linux")
         await _text_layers(store, request, layers, held, pins)
@@ -340,7 +340,9 @@ async def _from_model(
             st.Layer(layer.media_type, layer.digest, layer.size, stored.name.display), False
         )
         if layer.media_type == st.MEDIA_MODEL:
-            item.gguf = await asyncio.to_thread(read_gguf, store.blob_path(layer.digest))
+            with contextlib.suppress(GGUFError, OSError):
+                # Unreadable weights keep the base's config; only quantize needs them.
+                item.gguf = await asyncio.to_thread(read_gguf, store.blob_path(layer.digest))
         layers.append(item)
     try:
         base_config = json.loads(store.read_blob(stored.manifest.config.digest) or b"{}")
@@ -391,7 +393,10 @@ async def _quantize(
     item = layers[index]
     info = item.gguf
     if info is None:
-        info = await asyncio.to_thread(read_gguf, store.blob_path(item.layer.digest))
+        try:
+            info = await asyncio.to_thread(read_gguf, store.blob_path(item.layer.digest))
+        except (GGUFError, OSError) as exc:
+            raise ApiError(400, f"cannot quantize: {exc}") from None
     have = info.file_type
     if have not in SOURCE_TYPES:
         raise ApiError(400, "quantization is only supported for F16 and F32 models")
