@@ -33,7 +33,7 @@ FIGURES: tuple[tuple[str, str], ...] = (
 def _cell(value: float | None) -> str:
     if value is None:
         return "-"
-    return f"{value:.0f}" if float(value).is_integer() and abs(value) >= 1 else f"{value:.2f}"
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"
 
 
 def _change(value: float | None) -> str:
@@ -58,8 +58,12 @@ def sweeps_markdown(runs: list[tuple[str, dict[str, Any]]]) -> str:
         lines += [
             f"### {name}",
             "",
-            f"saturation at {sweep['mode']} {sat.get('level', '-')}"
-            + ("" if sat.get("reached", True) else " (not reached)"),
+            (
+                f"saturation at {sweep['mode']} {sat['level']:g}"
+                + ("" if sat["reached"] else " (not reached: raise the levels)")
+            )
+            if sat
+            else "no saturation point (no levels)",
             "",
             f"| {sweep['mode']} | req/s | out tok/s | goodput/s | TTFT p95 | E2E p95 |",
             "|---:|---:|---:|---:|---:|---:|",
