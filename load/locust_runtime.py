@@ -29,6 +29,7 @@ from load.arrivals import ArrivalSchedule
 from load.metrics import summarize
 from load.options import RunOptions, add_locust_arguments
 from load.percentiles import percentile
+from load.profiles import get_profile
 from load.reportfiles import write_run
 from load.samples import Sample, SampleStore, epoch_of
 from load.workload import Workload
@@ -79,8 +80,6 @@ class RunState:
         }
         self.schedule = None
         if options.workload != "sweep":
-            from load.profiles import get_profile
-
             profile = get_profile(options.workload)
             if profile.open_loop:
                 # each process sends its share of the rate, on its own seeded schedule
