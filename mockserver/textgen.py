@@ -184,24 +184,24 @@ def token_ids(seed: int, count: int) -> list[int]:
 def sentence_tokens(seed: int, count: int) -> list[str]:
     """``count`` word tokens forming sentences: capitalised, ending with a period.
 
-    Words are read from the seed's SHAKE-256 stream, one byte each: this runs on
-    every generate request, so it avoids a PRNG call per word.
+    Words are read from the seed's SHAKE-256 stream, one byte each, and sentence
+    breaks are placed per sentence rather than per word: this runs on every
+    generate request.
     """
+    if count <= 0:
+        return []
     stream = hashlib.shake_256(seed.to_bytes(8, "big")).digest(2 * count + 1)
     size = len(_WORDS)
-    tokens: list[str] = []
-    capital = True
-    until_stop = 6 + stream[count] % 9
-    for i in range(count):
-        word = _WORDS[stream[i] % size]
-        if capital:
-            word = word.capitalize()
-        until_stop -= 1
-        capital = until_stop == 0 or i == count - 1
-        if capital:
-            word += "."
-            until_stop = 6 + stream[count + 1 + i] % 9
-        tokens.append(word if i == 0 else " " + word)
+    words = [_WORDS[b % size] for b in stream[:count]]
+    start = 0
+    breaks = stream[count:]
+    while start < count:
+        end = min(count, start + 6 + breaks[start] % 9)  # sentences of 6-14 words
+        words[start] = words[start].capitalize()
+        words[end - 1] += "."
+        start = end
+    tokens = [" " + word for word in words]
+    tokens[0] = words[0]
     return tokens
 
 
