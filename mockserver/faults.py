@@ -140,9 +140,12 @@ def parse_fault(text: str) -> Fault:
     return fault
 
 
+NO_FAULT = Fault()
+
+
 def header_fault(text: str | None) -> Fault:
     if not text:
-        return Fault()
+        return NO_FAULT
     try:
         return parse_fault(text)
     except ValueError as exc:

@@ -71,7 +71,7 @@ async def serve(
         lease = await state.scheduler.acquire(model, keep_alive, num_ctx(model, options))
         loaded = time.perf_counter()
         state.stats["started"] += 1
-        headers = [(b"x-mock-timing", plan.header_value().encode())]
+        headers = [(b"x-mock-timing", plan.header_value())]
         try:
             emit: Callable[[Piece], Awaitable[None]] | None
             if stream:

@@ -12,6 +12,7 @@ request, so the same request is delayed the same way every time.
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass
 
@@ -21,6 +22,22 @@ from ollama_harness.errors import ApiError
 from .catalogue import Timing
 
 HEADER = "x-mock-timing"
+
+
+@functools.lru_cache(maxsize=256)
+def _base_plan(
+    defaults: tuple[float, float, float, int],
+    ttft_ms: float | None,
+    itl_ms: float | None,
+    jitter_ms: float | None,
+) -> TimingPlan:
+    """Settings < model entry, without a header: the same for every request of a model."""
+    return TimingPlan(
+        (ttft_ms if ttft_ms is not None else defaults[0]) / 1000.0,
+        (itl_ms if itl_ms is not None else defaults[1]) / 1000.0,
+        (jitter_ms if jitter_ms is not None else defaults[2]) / 1000.0,
+        defaults[3],
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +63,17 @@ class TimingPlan:
             out.append(max(0.0, base + jitter))
         return out
 
-    def header_value(self) -> str:
-        return (
-            f"ttft={self.ttft * 1000:g}ms, itl={self.itl * 1000:g}ms, "
-            f"jitter={self.jitter * 1000:g}ms, seed={self.seed}"
-        )
+    def header_value(self) -> bytes:
+        """The ``X-Mock-Timing`` response header: the plan this request used."""
+        return _header_value(self)
+
+
+@functools.lru_cache(maxsize=256)
+def _header_value(plan: TimingPlan) -> bytes:
+    return (
+        f"ttft={plan.ttft * 1000:g}ms, itl={plan.itl * 1000:g}ms, "
+        f"jitter={plan.jitter * 1000:g}ms, seed={plan.seed}"
+    ).encode()
 
 
 def _seconds(text: str) -> float:
@@ -72,6 +95,8 @@ def make_plan(
     defaults: tuple[float, float, float, int], model: Timing, header: str | None
 ) -> TimingPlan:
     """Settings (ms) < model entry (ms) < header."""
+    if not header:
+        return _base_plan(defaults, model.ttft_ms, model.itl_ms, model.jitter_ms)
     ttft_ms, itl_ms, jitter_ms, seed = defaults
     ttft = (model.ttft_ms if model.ttft_ms is not None else ttft_ms) / 1000.0
     itl = (model.itl_ms if model.itl_ms is not None else itl_ms) / 1000.0
