@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import socket
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -31,9 +32,10 @@ def test_native_mixed_run(stub_url: str, tmp_path: Path) -> None:
     assert set(summary["by_kind"]) == {"chat", "generate", "embed"}
     assert summary["tokens"]["source"]["eval_count"] > 0
     ttft, itl = summary["latency_ms"]["ttft"], summary["latency_ms"]["itl"]
-    # the stub: 20 ms to the first token, 5 ms per token (generous bounds on shared CPUs)
-    assert 18.0 < ttft["p50"] < 60.0
-    assert 4.5 < itl["p50"] < 8.0
+    # the stub: 20 ms to the first token, 5 ms per token; the bounds leave room for a
+    # busy shared CPU (the strict accuracy check is benchmarks/bench_load.py)
+    assert 19.0 < ttft["p50"] < 150.0
+    assert 4.8 < itl["p50"] < 15.0
     assert summary["latency_ms"]["queue"]["p50"] < 5.0  # closed loop: sent when scheduled
     assert summary["goodput"]["met"] is True
     assert summary["run"]["url"] == stub_url
@@ -53,7 +55,7 @@ def test_openai_sse_run(stub_url: str, tmp_path: Path) -> None:
     assert summary["tokens"]["source"] == {"usage": summary["requests"]["ok"]}
     endpoints = {s["endpoint"] for s in rows(tmp_path)}
     assert endpoints == {"/v1/chat/completions", "/v1/completions"}
-    assert 18.0 < summary["latency_ms"]["ttft"]["p50"] < 60.0
+    assert 19.0 < summary["latency_ms"]["ttft"]["p50"] < 150.0
 
 
 @pytest.mark.parametrize(
@@ -141,10 +143,16 @@ def test_accuracy_against_the_mock(tmp_path: Path) -> None:
     with testing.MockServer(ttft_ms=100, itl_ms=10, num_parallel=8) as mock:
         summary = run_profile(mock.url, "steady", tmp_path, duration="3s", users=8, max_tokens=16)
     assert summary["requests"]["errors"] == 0
-    assert abs(summary["latency_ms"]["ttft"]["p50"] - 100.0) < 10.0
-    assert abs(summary["latency_ms"]["itl"]["p50"] - 10.0) < 2.0
-    rates = summary["rates_tps"]
-    assert rates["client_decode"]["p50"] == pytest.approx(rates["server_decode"]["p50"], rel=0.2)
+    ttft, itl = summary["latency_ms"]["ttft"]["p50"], summary["latency_ms"]["itl"]["p50"]
+    # nothing arrives before the mock sends it; a busy CPU only adds
+    assert 100.0 <= ttft < 130.0
+    assert 10.0 <= itl < 14.0
+    # the tool's own share: the client's ITL against the mock's own gap between tokens
+    samples = [s for s in rows(tmp_path) if s["eval_count"] and int(s["eval_count"]) > 1]
+    server_gap = statistics.median(
+        int(s["eval_duration_ns"]) / 1e6 / (int(s["eval_count"]) - 1) for s in samples
+    )
+    assert abs(itl - server_gap) < 1.0
 
 
 @pytest.mark.slow
