@@ -19,7 +19,7 @@ from load.htmlreport import (
     render_sweep_fragment,
     render_sweep_html,
 )
-from load.metrics import summarize
+from load.metrics import key_figures, summarize
 from load.options import RunOptions
 from load.profiles import PROFILE_NAMES, PROFILES
 from load.reportfiles import ReportError, is_load_run, load_summary, write_run
@@ -39,6 +39,7 @@ __all__ = [
     "SampleStore",
     "compare",
     "is_load_run",
+    "key_figures",
     "load_summary",
     "parse_slo",
     "render_load_fragment",

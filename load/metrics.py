@@ -236,3 +236,32 @@ def figure(summary: dict[str, Any], path: str) -> float | None:
             return None
         node = node[part]
     return float(node) if isinstance(node, int | float) and not isinstance(node, bool) else None
+
+
+def key_figures(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """The few figures a one-screen summary shows, formatted: (label, value) pairs."""
+
+    def ms(path: str) -> str:
+        value = figure(summary, path)
+        return "-" if value is None else f"{value:.1f} ms"
+
+    req = summary["requests"]
+    thr = summary["throughput"]
+    rows = [
+        ("requests", f"{req['total']} ({req['ok']} ok, {req['errors']} errors)"),
+        (
+            "throughput",
+            f"{thr['requests_per_s']:.2f} req/s, {thr['output_tokens_per_s']:.1f} tok/s",
+        ),
+        ("TTFT p50 / p95", f"{ms('latency_ms.ttft.p50')} / {ms('latency_ms.ttft.p95')}"),
+        ("ITL p50 / p95", f"{ms('latency_ms.itl.p50')} / {ms('latency_ms.itl.p95')}"),
+        ("E2E p50 / p95", f"{ms('latency_ms.e2e.p50')} / {ms('latency_ms.e2e.p95')}"),
+    ]
+    if summary["errors"]["by_kind"]:
+        kinds = ", ".join(f"{k} {v}" for k, v in summary["errors"]["by_kind"].items())
+        rows.append(("errors by kind", kinds))
+    goodput = summary.get("goodput")
+    if goodput:
+        verdict = "met" if goodput["met"] else "missed"
+        rows.append(("SLO", f"{verdict}; goodput {goodput['requests_per_s']:.2f} req/s"))
+    return rows

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from load.metrics import figure, meets, summarize
+from load.metrics import figure, key_figures, meets, summarize
 from load.percentiles import describe, histogram, percentile
 from load.samples import Sample, read_csv, write_csv
 from load.slo import SloError, parse_slo
@@ -75,6 +75,10 @@ def test_summary_figures(make: Make) -> None:
     assert figure(summary, "latency_ms.ttft.p50") == pytest.approx(104.5)
     assert figure(summary, "latency_ms.nope.p50") is None
     assert summary["timeline"]["requests_per_s"]
+    figures = dict(key_figures(summary))
+    assert figures["requests"] == "12 (10 ok, 2 errors)"
+    assert figures["errors by kind"] == "http_503 1, stream_error 1"
+    assert figures["SLO"].startswith("missed")
 
 
 def test_inter_chunk_latency_is_reported_apart_from_itl(make: Make) -> None:
