@@ -24,5 +24,6 @@ def test_importing_load_does_not_patch_the_caller_with_gevent() -> None:
         "bad = sorted(m for m in ('gevent', 'locust') if m in sys.modules)\n"
         "assert not bad, bad\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    command = [sys.executable, "-c", code]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
