@@ -17,7 +17,6 @@ from .exchange import Exchange
 from .faults import DroppedConnectionError
 from .generation import Completion, Metrics, Piece
 from .http import NDJSON_TYPE
-from .scheduler import Lease
 from .serving import Encoding, num_ctx, serve
 from .store import InstalledModel
 
@@ -50,12 +49,6 @@ def _think_value(exchange: Exchange, model: InstalledModel, body: dict[str, Any]
     return False
 
 
-async def _acquire(
-    exchange: Exchange, model: InstalledModel, keep_alive: float | None, num_ctx: int
-) -> Lease:
-    return await exchange.state.scheduler.acquire(model, keep_alive, num_ctx)
-
-
 def _load_line(exchange: Exchange, body: dict[str, Any], reason: str, chat: bool) -> Line:
     line: Line = {"model": _model_name(body), "created_at": exchange.state.now_text()}
     if chat:
@@ -80,7 +73,7 @@ async def _load_or_unload(
         scheduler.unload(model)
         await exchange.response.json(200, _load_line(exchange, body, "unload", chat))
         return
-    lease = await _acquire(exchange, model, keep_alive, _num_ctx(model, body.get("options") or {}))
+    lease = await scheduler.acquire(model, keep_alive, _num_ctx(model, body.get("options") or {}))
     scheduler.release(lease, keep_alive)
     await exchange.response.json(200, _load_line(exchange, body, "load", chat))
 

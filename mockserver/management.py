@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterator
 from pathlib import PurePosixPath
@@ -446,7 +445,3 @@ async def create(exchange: Exchange) -> None:
             overrides=overrides,
         ),
     )
-
-
-def blob_digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()

@@ -82,10 +82,6 @@ class Scheduler:
     def _deadline(self, keep_alive: float | None) -> float | None:
         return None if keep_alive is None else self.clock.monotonic() + keep_alive
 
-    def is_loaded(self, model: InstalledModel) -> bool:
-        self._purge()
-        return model.name.key in self.runners
-
     def unload(self, model: InstalledModel) -> None:
         """keep_alive 0 with an empty prompt, or a deleted model."""
         runner = self.runners.get(model.name.key)
@@ -96,12 +92,6 @@ class Scheduler:
         else:
             runner.expires = self.clock.monotonic()  # goes when its last request ends
 
-    def forget(self, key: str) -> None:
-        runner = self.runners.get(key)
-        if runner is not None and runner.active == 0 and not runner.waiters:
-            del self.runners[key]
-
-    # -- requests ---------------------------------------------------------------
     def _load(self, model: InstalledModel, keep_alive: float | None, num_ctx: int) -> Runner:
         self._purge()
         if len(self.runners) >= self.max_loaded:
