@@ -124,6 +124,8 @@ async def generate(exchange: Exchange) -> None:
         generation.Request(model, rendered, options, body.get("format"), think)
     )
 
+    probabilities = _logprobs(body, planned)
+
     def content(piece: Piece, now: str) -> Line:
         line: Line = {"model": name, "created_at": now, "response": ""}
         if piece.kind == "thinking":
@@ -131,6 +133,8 @@ async def generate(exchange: Exchange) -> None:
         else:
             line["response"] = piece.text
         line["done"] = False
+        if probabilities is not None and piece.kind == "content":
+            line["logprobs"] = [probabilities.pop(0)]
         return line
 
     def final(metrics: Metrics, now: str, whole: bool) -> Line:
@@ -140,6 +144,8 @@ async def generate(exchange: Exchange) -> None:
             line["thinking"] = planned.text("thinking")
         line["done"] = True
         line["done_reason"] = planned.done_reason
+        if whole and probabilities:
+            line["logprobs"] = probabilities
         if not body.get("raw"):
             line["context"] = textgen.token_ids(planned.seed, planned.prompt_tokens + planned.count)
         line.update(_nonzero(metrics))
@@ -195,6 +201,8 @@ async def chat(exchange: Exchange) -> None:
         )
     )
 
+    probabilities = _logprobs(body, planned)
+
     def content(piece: Piece, now: str) -> Line:
         message: dict[str, Any] = {"role": "assistant", "content": ""}
         if piece.kind == "thinking":
@@ -203,7 +211,10 @@ async def chat(exchange: Exchange) -> None:
             message["tool_calls"] = piece.calls
         else:
             message["content"] = piece.text
-        return {"model": name, "created_at": now, "message": message, "done": False}
+        line: Line = {"model": name, "created_at": now, "message": message, "done": False}
+        if probabilities is not None and piece.kind == "content":
+            line["logprobs"] = [probabilities.pop(0)]
+        return line
 
     def final(metrics: Metrics, now: str, whole: bool) -> Line:
         message: dict[str, Any] = {"role": "assistant", "content": ""}
@@ -215,12 +226,21 @@ async def chat(exchange: Exchange) -> None:
                 message["tool_calls"] = planned.tool_calls()
         line: Line = {"model": name, "created_at": now, "message": message, "done": True}
         line["done_reason"] = planned.done_reason
+        if whole and probabilities:
+            line["logprobs"] = probabilities
         line.update(_nonzero(metrics))
         return line
 
     await _serve_completion(
         exchange, model, body, keep_alive=keep_alive, planned=planned, content=content, final=final
     )
+
+
+def _logprobs(body: dict[str, Any], planned: Completion) -> list[dict[str, Any]] | None:
+    """``logprobs: true`` (with ``top_logprobs`` alternatives): one entry per content token."""
+    if not body.get("logprobs"):
+        return None
+    return textgen.logprobs(planned.content, planned.seed, int(body.get("top_logprobs") or 0))
 
 
 def _nonzero(metrics: Metrics) -> dict[str, int]:

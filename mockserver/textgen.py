@@ -13,6 +13,7 @@ import json
 import math
 import random
 import re
+import zlib
 from array import array
 from collections.abc import Sequence
 from typing import Any
@@ -244,6 +245,24 @@ def apply_stops(tokens: list[str], stops: Sequence[str]) -> tuple[list[str], boo
                 kept = split_text(joined)
             return kept, True
     return tokens, False
+
+
+def logprobs(tokens: Sequence[str], seed: int, top: int) -> list[dict[str, Any]]:
+    """Per-token log probabilities: the chosen token first among ``top`` alternatives."""
+    out: list[dict[str, Any]] = []
+    for index, token in enumerate(tokens):
+        draw = zlib.crc32(f"{seed}:{index}".encode())
+        chosen = -round((draw % 2000) / 1000.0, 4)  # in (-2, 0]
+        entry: dict[str, Any] = {"token": token, "logprob": chosen, "bytes": list(token.encode())}
+        if top:
+            alternatives = [{"token": token, "logprob": chosen, "bytes": list(token.encode())}]
+            for rank in range(1, top):
+                word = " " + _WORDS[(draw >> rank) % len(_WORDS)]
+                value = round(chosen - rank * 0.75, 4)
+                alternatives.append({"token": word, "logprob": value, "bytes": list(word.encode())})
+            entry["top_logprobs"] = alternatives
+        out.append(entry)
+    return out
 
 
 # -- JSON output ---------------------------------------------------------------

@@ -260,3 +260,26 @@ def test_num_predict_sets_the_length_within_the_context(http: httpx.Client) -> N
     assert filled["eval_count"] == 80 - filled["prompt_eval_count"]
     natural = gen(http, stream=False, options={"num_predict": -1}).json()
     assert 12 <= natural["eval_count"] <= 40 and natural["done_reason"] == "stop"
+
+
+def test_logprobs(http: httpx.Client, spec: Spec) -> None:
+    body = {"logprobs": True, "top_logprobs": 3, "options": {"num_predict": 5}}
+    whole = gen(http, stream=False, **body).json()
+    assert [p["token"] for p in whole["logprobs"]] == textgen_tokens(whole["response"])
+    assert all(len(p["top_logprobs"]) == 3 and p["logprob"] <= 0 for p in whole["logprobs"])
+    lines = ndjson(gen(http, **body))
+    streamed = [p for line in lines[:-1] for p in line["logprobs"]]
+    assert streamed == whole["logprobs"]
+    for line in lines:
+        assert spec.validate_stream_line("generate", line) == []
+    chat = http.post(
+        "/api/chat",
+        json={"model": M, "messages": [{"role": "user", "content": "hi"}], "stream": False, **body},
+    ).json()
+    assert len(chat["logprobs"]) == chat["eval_count"]
+
+
+def textgen_tokens(text: str) -> list[str]:
+    from mockserver.textgen import split_text
+
+    return split_text(text)
