@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ollama_harness.errors import ApiError
-from realserver.engine import GenerationResult, LlamaContext
+from realserver.engine import GenerationCancelledError, GenerationResult, LlamaContext
 from realserver.options import SamplingOptions
 from realserver.scheduler import Lease, Scheduler
 
@@ -125,3 +125,27 @@ class GenerationJob:
             parts.append(item.text)
             logprobs.extend(item.logprobs)
         raise RuntimeError("generation ended without a result")
+
+
+async def framed(
+    chunks: AsyncIterator[bytes], error_chunk: Callable[[Exception], bytes]
+) -> AsyncIterator[bytes]:
+    """Ollama's error framing for a stream.
+
+    A failure before the first chunk becomes an HTTP 500 with an error body (the
+    status line is not sent yet); after it, one in-band error chunk ends the stream.
+    A cancelled generation (the client left) just ends it.
+    """
+    started = False
+    try:
+        async for chunk in chunks:
+            started = True
+            yield chunk
+    except GenerationCancelledError:
+        return
+    except ApiError:
+        raise
+    except Exception as exc:
+        if not started:
+            raise ApiError(500, f"an error was encountered while running the model: {exc}") from exc
+        yield error_chunk(exc)

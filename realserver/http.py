@@ -83,10 +83,11 @@ class StreamResponse:
         if self.media_type == SSE:
             headers += [(b"cache-control", b"no-cache"), (b"connection", b"keep-alive")]
         started = False
+        failure: BaseException | None = None
         async with anyio.create_task_group() as group:
 
             async def produce() -> None:
-                nonlocal started
+                nonlocal started, failure
                 try:
                     async for chunk in self.chunks:
                         if not started:
@@ -110,6 +111,10 @@ class StreamResponse:
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
                 except OSError:
                     pass  # the client went away mid-write
+                except Exception as exc:
+                    if started:
+                        raise
+                    failure = exc  # nothing sent yet: answer with a status instead
                 finally:
                     group.cancel_scope.cancel()
 
@@ -127,6 +132,8 @@ class StreamResponse:
         aclose = getattr(self.chunks, "aclose", None)
         if aclose is not None:
             await aclose()
+        if failure is not None:
+            raise failure  # the app's exception handlers answer it (e.g. ApiError -> 500)
 
 
 async def watch_disconnect(request: Request) -> None:

@@ -23,12 +23,11 @@ from realserver import options as opts
 from realserver.catalog import ModelRecord
 from realserver.engine import (
     ContextLengthError,
-    GenerationCancelledError,
     GenerationResult,
     LlamaContext,
     normalize,
 )
-from realserver.generation import GenerationJob, Piece, grammar_for
+from realserver.generation import GenerationJob, Piece, framed, grammar_for
 from realserver.gotemplate import Template, TemplateError
 from realserver.http import (
     NDJSON,
@@ -160,7 +159,13 @@ async def answer_once(
     try:
         done, _ = await asyncio.wait({collect, gone}, return_when=asyncio.FIRST_COMPLETED)
         if collect in done:
-            return collect.result()
+            try:
+                return collect.result()
+            except ApiError:
+                raise
+            except Exception as exc:
+                message = f"an error was encountered while running the model: {exc}"
+                raise ApiError(500, message) from exc
         job.cancel()
         collect.cancel()
         return None
@@ -240,26 +245,21 @@ async def generate(request: Request) -> Response:
         return JSONResponse(out)
 
     async def lines() -> AsyncIterator[bytes]:
-        try:
-            async for item in job:
-                if isinstance(item, GenerationResult):
-                    yield dumps(final(item, "")) + b"\n"
-                else:
-                    line: dict[str, Any] = {
-                        "model": model,
-                        "created_at": now_rfc3339(),
-                        "response": item.text,
-                        "done": False,
-                    }
-                    if logprobs is not None:
-                        line["logprobs"] = item.logprobs
-                    yield dumps(line) + b"\n"
-        except GenerationCancelledError:
-            return
-        except Exception as exc:  # reported in-band: the status line is already sent
-            yield error_line(exc)
+        async for item in job:
+            if isinstance(item, GenerationResult):
+                yield dumps(final(item, "")) + b"\n"
+            else:
+                line: dict[str, Any] = {
+                    "model": model,
+                    "created_at": now_rfc3339(),
+                    "response": item.text,
+                    "done": False,
+                }
+                if logprobs is not None:
+                    line["logprobs"] = item.logprobs
+                yield dumps(line) + b"\n"
 
-    return StreamResponse(lines(), NDJSON, on_close=job.cancel)  # type: ignore[return-value]
+    return StreamResponse(framed(lines(), error_line), NDJSON, on_close=job.cancel)  # type: ignore[return-value]
 
 
 def _generate_prompt(
@@ -398,31 +398,26 @@ async def chat(request: Request) -> Response:
         return dumps(data) + b"\n"
 
     async def lines() -> AsyncIterator[bytes]:
-        try:
-            async for item in job:
-                if isinstance(item, GenerationResult):
-                    if parser is not None:
-                        rest = parser.flush()
-                        if rest:
-                            yield line({"role": "assistant", "content": rest})
-                    empty = {"role": "assistant", "content": ""}
-                    yield dumps(final(item, empty)) + b"\n"
-                    return
-                if parser is None:
-                    yield line({"role": "assistant", "content": item.text}, item.logprobs)
-                    continue
-                content, found = parser.feed(item.text)
-                if content:
-                    yield line({"role": "assistant", "content": content}, item.logprobs)
-                if found:
-                    calls = calls_json(found)
-                    yield line({"role": "assistant", "content": "", "tool_calls": calls})
-        except GenerationCancelledError:
-            return
-        except Exception as exc:  # reported in-band: the status line is already sent
-            yield error_line(exc)
+        async for item in job:
+            if isinstance(item, GenerationResult):
+                if parser is not None:
+                    rest = parser.flush()
+                    if rest:
+                        yield line({"role": "assistant", "content": rest})
+                empty = {"role": "assistant", "content": ""}
+                yield dumps(final(item, empty)) + b"\n"
+                return
+            if parser is None:
+                yield line({"role": "assistant", "content": item.text}, item.logprobs)
+                continue
+            content, found = parser.feed(item.text)
+            if content:
+                yield line({"role": "assistant", "content": content}, item.logprobs)
+            if found:
+                calls = calls_json(found)
+                yield line({"role": "assistant", "content": "", "tool_calls": calls})
 
-    return StreamResponse(lines(), NDJSON, on_close=job.cancel)  # type: ignore[return-value]
+    return StreamResponse(framed(lines(), error_line), NDJSON, on_close=job.cancel)  # type: ignore[return-value]
 
 
 # -- embeddings -------------------------------------------------------------------------

@@ -22,8 +22,8 @@ from starlette.responses import Response
 
 from ollama_harness.errors import ApiError, decode_body
 from ollama_harness.names import ModelNameError, parse_model_name
-from realserver.engine import GenerationCancelledError, GenerationResult
-from realserver.generation import GenerationJob, grammar_for
+from realserver.engine import GenerationResult
+from realserver.generation import GenerationJob, framed, grammar_for
 from realserver.gotemplate import TemplateError
 from realserver.http import SSE, JSONResponse, StreamResponse, dumps
 from realserver.native_inference import (
@@ -118,6 +118,10 @@ def _usage(result: GenerationResult) -> dict[str, int]:
 
 def _sse(data: Any) -> bytes:
     return b"data: " + dumps(data) + b"\n\n"
+
+
+def _sse_error(exc: Exception) -> bytes:
+    return _sse({"error": {"message": str(exc), "type": "api_error", "param": None, "code": None}})
 
 
 def _content_text(content: Any) -> tuple[str, list[str]]:
@@ -250,34 +254,27 @@ async def chat_completions(request: Request) -> Response:
 
     async def events() -> AsyncIterator[bytes]:
         sent_calls = 0
-        try:
-            async for item in job:
-                if isinstance(item, GenerationResult):
-                    if parser is not None and (rest := parser.flush()):
-                        yield chunk({"role": "assistant", "content": rest})
-                    yield chunk({}, _finish(item.done_reason, sent_calls > 0))
-                    if include_usage:
-                        yield _sse({**chunk_base, "choices": [], "usage": _usage(item)})
-                    yield b"data: [DONE]\n\n"
-                    return
-                if parser is None:
-                    yield chunk({"role": "assistant", "content": item.text}, None, item.logprobs)
-                    continue
-                content, found = parser.feed(item.text)
-                if content:
-                    yield chunk({"role": "assistant", "content": content}, None, item.logprobs)
-                if found:
-                    calls = openai_calls(found, sent_calls)
-                    sent_calls += len(found)
-                    yield chunk({"role": "assistant", "content": "", "tool_calls": calls})
-        except GenerationCancelledError:
-            return
-        except Exception as exc:  # in-band: the status line is already sent
-            yield _sse(
-                {"error": {"message": str(exc), "type": "api_error", "param": None, "code": None}}
-            )
+        async for item in job:
+            if isinstance(item, GenerationResult):
+                if parser is not None and (rest := parser.flush()):
+                    yield chunk({"role": "assistant", "content": rest})
+                yield chunk({}, _finish(item.done_reason, sent_calls > 0))
+                if include_usage:
+                    yield _sse({**chunk_base, "choices": [], "usage": _usage(item)})
+                yield b"data: [DONE]\n\n"
+                return
+            if parser is None:
+                yield chunk({"role": "assistant", "content": item.text}, None, item.logprobs)
+                continue
+            content, found = parser.feed(item.text)
+            if content:
+                yield chunk({"role": "assistant", "content": content}, None, item.logprobs)
+            if found:
+                calls = openai_calls(found, sent_calls)
+                sent_calls += len(found)
+                yield chunk({"role": "assistant", "content": "", "tool_calls": calls})
 
-    return StreamResponse(events(), SSE, on_close=job.cancel)  # type: ignore[return-value]
+    return StreamResponse(framed(events(), _sse_error), SSE, on_close=job.cancel)  # type: ignore[return-value]
 
 
 async def completions(request: Request) -> Response:
@@ -319,27 +316,18 @@ async def completions(request: Request) -> Response:
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
 
     async def events() -> AsyncIterator[bytes]:
-        try:
-            async for item in job:
-                if isinstance(item, GenerationResult):
-                    finish = _finish(item.done_reason)
-                    yield _sse(
-                        {**base, "choices": [{"text": "", "index": 0, "finish_reason": finish}]}
-                    )
-                    if include_usage:
-                        yield _sse({**base, "choices": [], "usage": _usage(item)})
-                    yield b"data: [DONE]\n\n"
-                    return
-                choice = {"text": item.text, "index": 0, "finish_reason": None}
-                yield _sse({**base, "choices": [choice]})
-        except GenerationCancelledError:
-            return
-        except Exception as exc:  # in-band: the status line is already sent
-            yield _sse(
-                {"error": {"message": str(exc), "type": "api_error", "param": None, "code": None}}
-            )
+        async for item in job:
+            if isinstance(item, GenerationResult):
+                finish = _finish(item.done_reason)
+                yield _sse({**base, "choices": [{"text": "", "index": 0, "finish_reason": finish}]})
+                if include_usage:
+                    yield _sse({**base, "choices": [], "usage": _usage(item)})
+                yield b"data: [DONE]\n\n"
+                return
+            choice = {"text": item.text, "index": 0, "finish_reason": None}
+            yield _sse({**base, "choices": [choice]})
 
-    return StreamResponse(events(), SSE, on_close=job.cancel)  # type: ignore[return-value]
+    return StreamResponse(framed(events(), _sse_error), SSE, on_close=job.cancel)  # type: ignore[return-value]
 
 
 async def embeddings(request: Request) -> Response:

@@ -332,3 +332,20 @@ def test_logprobs_are_real_log_probabilities(http: httpx.Client) -> None:
     ]
     assert all(len(line["logprobs"]) >= 1 for line in lines[:-1])
     assert "top_logprobs" not in lines[0]["logprobs"][0]
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_failure_before_the_first_byte_is_a_500(http: httpx.Client, stream: bool) -> None:
+    # Token ids outside the vocabulary make llama.cpp's decode fail at once.
+    body = {"model": MODEL, "prompt": "hi", "context": [99_999_999], "stream": stream}
+    response = http.post("/api/generate", json=body)
+    assert response.status_code == 500
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json() == {
+        "error": "an error was encountered while running the model: llama_decode returned -1"
+    }
+    after = http.post(
+        "/api/generate",
+        json={"model": MODEL, "prompt": "hi", "stream": False, "options": {"num_predict": 2}},
+    )
+    assert after.status_code == 200  # the slot survived
