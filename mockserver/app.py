@@ -15,6 +15,7 @@ import functools
 import gc
 import ipaddress
 import logging
+import re
 import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -105,6 +106,48 @@ def _allowed_host(header: str) -> bool:
     return address.is_loopback or address.is_private or address.is_unspecified
 
 
+_DEFAULT_ORIGINS = (
+    "http://localhost",
+    "https://localhost",
+    "http://localhost:*",
+    "https://localhost:*",
+    "http://127.0.0.1",
+    "https://127.0.0.1",
+    "http://127.0.0.1:*",
+    "https://127.0.0.1:*",
+    "http://0.0.0.0",
+    "https://0.0.0.0",
+    "http://0.0.0.0:*",
+    "https://0.0.0.0:*",
+    "app://*",
+    "file://*",
+    "tauri://*",
+    "vscode-webview://*",
+)
+_CORS_HEADERS = [
+    (b"access-control-allow-methods", b"GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS"),
+    (
+        b"access-control-allow-headers",
+        b"Authorization, Content-Type, User-Agent, Accept, X-Requested-With, "
+        b"X-Mock-Timing, X-Mock-Fault",
+    ),
+    (b"access-control-max-age", b"43200"),
+]
+
+
+class _Origins:
+    """Ollama's CORS policy: local origins plus OLLAMA_ORIGINS (``*`` wildcards)."""
+
+    def __init__(self, extra: str) -> None:
+        patterns = [*_DEFAULT_ORIGINS, *(o.strip() for o in extra.split(",") if o.strip())]
+        self.any = "*" in patterns
+        self.patterns = [re.compile(re.escape(p).replace(r"\*", ".*") + "$") for p in patterns]
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - one instance per app, few origins
+    def allowed(self, origin: str) -> bool:
+        return self.any or any(p.match(origin) for p in self.patterns)
+
+
 class MockApp:
     """An ASGI callable; ``state`` is exposed for in-process tests and the fixtures."""
 
@@ -112,6 +155,7 @@ class MockApp:
         self.settings = settings
         self.state = MockState(settings, clock)
         self._guard_host = _loopback(settings.host)
+        self._origins = _Origins(settings.origins)
         logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -140,6 +184,16 @@ class MockApp:
             if self._guard_host and not _allowed_host(request.headers.get("host", "")):
                 await response.full(403, b"", None)
                 return
+            origin = request.headers.get("origin")
+            if origin is not None:
+                if not self._origins.allowed(origin):
+                    await response.full(403, b"", None)
+                    return
+                allow = [(b"access-control-allow-origin", origin.encode()), (b"vary", b"Origin")]
+                if request.method == "OPTIONS":
+                    await response.full(204, b"", None, [*allow, *_CORS_HEADERS])
+                    return
+                response.send = _with_headers(send, allow)
             route = _ROUTES.get((request.method, path))
             if route is not None:
                 operation_id, handler, self_faulting = route
@@ -183,6 +237,15 @@ class MockApp:
             return
         body: Any = openai_error(status, message) if openai else {"error": message}
         await response.full(status, orjson.dumps(body), JSON_TYPE)
+
+
+def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
+    async def wrapped(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
+
+    return wrapped
 
 
 def create_app(settings: MockSettings | None = None, *, clock: Clock | None = None) -> Any:

@@ -82,6 +82,11 @@ class MockSettings(BaseSettings):
         le=1 << 30,
         description="bytes of each catalogue model's weights blob in the registry and in pulls",
     )
+    origins: str = Field(
+        default="",
+        description="extra allowed browser origins, comma-separated, * wildcards "
+        "(OLLAMA_ORIGINS); localhost, 127.0.0.1, 0.0.0.0, app://, file://, tauri:// always are",
+    )
     report_version: str = Field(
         default="0.13.0", description="version the mock reports on /api/version"
     )

@@ -390,3 +390,27 @@ def test_bad_input_never_crashes(
         payload = response.json()
         assert "error" in payload
     ollama_mock.reset()  # one example must not see what another created
+
+
+def test_cors_like_ollama(http: httpx.Client) -> None:
+    preflight = http.options(
+        "/api/chat",
+        headers={"Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST"},
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert "POST" in preflight.headers["access-control-allow-methods"]
+    simple = http.get("/api/tags", headers={"Origin": "app://desktop"})
+    assert simple.headers["access-control-allow-origin"] == "app://desktop"
+    assert http.get("/api/tags", headers={"Origin": "https://evil.example"}).status_code == 403
+    assert "access-control-allow-origin" not in http.get("/api/tags").headers
+
+
+def test_configured_origins() -> None:
+    with (
+        MockServer(origins="https://*.example.com") as mock,
+        httpx.Client(base_url=mock.url) as http,
+    ):
+        ok = http.get("/api/version", headers={"Origin": "https://app.example.com"})
+        assert ok.status_code == 200
+        assert http.get("/api/version", headers={"Origin": "https://other.org"}).status_code == 403
