@@ -349,3 +349,22 @@ def test_failure_before_the_first_byte_is_a_500(http: httpx.Client, stream: bool
         json={"model": MODEL, "prompt": "hi", "stream": False, "options": {"num_predict": 2}},
     )
     assert after.status_code == 200  # the slot survived
+
+
+def test_context_shift_keeps_generating_past_num_ctx(client: ollama.Client) -> None:
+    response = client.generate(
+        model=MODEL,
+        prompt="Tell me a story.",
+        options={"num_ctx": 64, "num_predict": 80, "temperature": 0, "num_keep": 4},
+    )
+    assert response.prompt_eval_count and response.prompt_eval_count < 64
+    assert response.eval_count == 80  # more than the context holds: it was shifted
+    assert response.done_reason == "length"
+
+
+def test_long_prompt_is_truncated_to_num_ctx(client: ollama.Client) -> None:
+    response = client.generate(
+        model=MODEL, prompt="word " * 150, options={"num_ctx": 64, "num_predict": 2}
+    )
+    assert response.prompt_eval_count == 63  # num_keep head + newest tokens, room for one
+    assert response.eval_count == 2
