@@ -67,6 +67,9 @@ def serve(kind: str, port: int) -> None:
         from mockserver.settings import MockSettings
 
         app = create_app(MockSettings.model_validate({"port": port, "max_queue": 100_000}))
+        from mockserver.app import freeze_startup_objects
+
+        freeze_startup_objects()  # as `ollama-harness mock` does
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 

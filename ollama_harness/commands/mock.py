@@ -85,6 +85,9 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"cannot start the mock: {exc}", file=sys.stderr)
         return 2
+    from mockserver.app import freeze_startup_objects
+
+    freeze_startup_objects()
     print(
         f"mock Ollama on http://{settings.host}:{settings.port} "
         f"(clock={settings.clock}, {len(app.state.store.models)} models)",
