@@ -82,3 +82,40 @@ def test_cli_dump_models(capsys: pytest.CaptureFixture[str]) -> None:
 
     assert main(["mock", "--dump-models"]) == 0
     assert "smollm2:135m" in capsys.readouterr().out
+
+
+def test_cli_serves(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from mockserver.testing import free_port
+
+    port = free_port()
+    env = {**os.environ, "OLLAMA_CLOCK": "real", "OLLAMA_KEEP_ALIVE": "1m"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ollama_harness", "mock", "--port", str(port), "--clock", "fixed"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            try:
+                response = httpx.post(
+                    f"http://127.0.0.1:{port}/api/generate",
+                    json={"model": "smollm2:135m", "prompt": "hi", "stream": False},
+                )
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        assert response.json()["created_at"] == "2024-06-01T00:00:00.000000Z"  # flag beat env
+        expires = httpx.get(f"http://127.0.0.1:{port}/api/ps").json()["models"][0]["expires_at"]
+        assert expires == "2024-06-01T00:01:00.000000Z"  # env beat the default
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
