@@ -8,6 +8,8 @@ from collections import defaultdict
 from typing import Any
 
 import httpx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mockserver.testing import MockServer
 from ollama_harness.spec import Spec
@@ -180,3 +182,50 @@ def test_parallel_parts_with_content_range(http: httpx.Client) -> None:
     assert second.status_code == 202
     assert http.patch(location, content=data[:half], headers={"Content-Range": f"0-{half - 1}"})
     assert http.put(f"{location}?digest={digest}").status_code == 201
+
+
+_SEGMENT = st.sampled_from(
+    [
+        "library",
+        "smollm2",
+        "135m",
+        "latest",
+        "manifests",
+        "blobs",
+        "uploads",
+        "",
+        "..",
+        "%00",
+        "sha256:" + "a" * 64,
+        "sha256:zz",
+        "x" * 90,
+        "UPPER",
+        "me",
+    ]
+)
+
+
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    method=st.sampled_from(["GET", "HEAD", "PUT", "POST", "PATCH", "DELETE", "OPTIONS"]),
+    segments=st.lists(_SEGMENT, min_size=0, max_size=6),
+    query=st.sampled_from(["", "?digest=sha256:" + "b" * 64, "?digest=nonsense", "?mount=x"]),
+    body=st.binary(max_size=64),
+    headers=st.sampled_from(
+        [{}, {"Range": "bytes=5-1"}, {"Range": "bytes=x"}, {"Content-Range": "9-1"}]
+    ),
+)
+def test_registry_never_fails_with_500(
+    http: httpx.Client,
+    method: str,
+    segments: list[str],
+    query: str,
+    body: bytes,
+    headers: dict[str, str],
+) -> None:
+    path = "/v2/" + "/".join(segments) + query
+    response = http.request(method, path, content=body or None, headers=headers)
+    assert response.status_code < 500, (method, path, response.text)
+    assert "Traceback" not in response.text
