@@ -205,26 +205,23 @@ _SEGMENT = st.sampled_from(
 )
 
 
+_REQUESTS = st.tuples(
+    st.sampled_from(["GET", "HEAD", "PUT", "POST", "PATCH", "DELETE", "OPTIONS"]),
+    st.lists(_SEGMENT, min_size=0, max_size=6),
+    st.sampled_from(["", "?digest=sha256:" + "b" * 64, "?digest=nonsense", "?mount=x"]),
+    st.binary(max_size=64),
+    st.sampled_from([{}, {"Range": "bytes=5-1"}, {"Range": "bytes=x"}, {"Content-Range": "9-1"}]),
+)
+
+
 @settings(
     max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(
-    method=st.sampled_from(["GET", "HEAD", "PUT", "POST", "PATCH", "DELETE", "OPTIONS"]),
-    segments=st.lists(_SEGMENT, min_size=0, max_size=6),
-    query=st.sampled_from(["", "?digest=sha256:" + "b" * 64, "?digest=nonsense", "?mount=x"]),
-    body=st.binary(max_size=64),
-    headers=st.sampled_from(
-        [{}, {"Range": "bytes=5-1"}, {"Range": "bytes=x"}, {"Content-Range": "9-1"}]
-    ),
-)
+@given(request=_REQUESTS)
 def test_registry_never_fails_with_500(
-    http: httpx.Client,
-    method: str,
-    segments: list[str],
-    query: str,
-    body: bytes,
-    headers: dict[str, str],
+    http: httpx.Client, request: tuple[str, list[str], str, bytes, dict[str, str]]
 ) -> None:
+    method, segments, query, body, headers = request
     path = "/v2/" + "/".join(segments) + query
     response = http.request(method, path, content=body or None, headers=headers)
     assert response.status_code < 500, (method, path, response.text)
