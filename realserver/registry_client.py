@@ -27,10 +27,12 @@ import contextlib
 import functools
 import hashlib
 import os
+import queue
+import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import urljoin
 
 import httpx
@@ -44,7 +46,6 @@ PROGRESS_INTERVAL = 0.1  # seconds between progress lines of one layer
 UPLOAD_CHUNK = 8 << 20
 _RETRIES = 3
 _TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-_BATCH = 256 << 10  # bytes received before a disk write (what a kill can lose)
 
 
 class RegistryError(Exception):
@@ -135,6 +136,7 @@ class Download:
     error: str | None = None
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     stopping: bool = False
+    got: str | None = None  # sha256 of the partial file, computed while it was written
     after: asyncio.Task[None] | None = None  # a stopped download of the same file
 
     async def run(self) -> None:
@@ -183,29 +185,21 @@ class Download:
                 f"bytes {offset}-"
             ):
                 raise RegistryError(f"pull {short(self.digest)}: registry sent the wrong range")
-            handle: IO[bytes] = await asyncio.to_thread(
-                open, self.partial, "ab" if offset else "wb"
-            )
             self.completed = offset
-            pending: list[bytes] = []
-            size = 0
+            sink = _Sink(self.partial, offset)
             try:
-                async for chunk in resp.aiter_bytes():
-                    pending.append(chunk)
-                    size += len(chunk)
-                    if size >= _BATCH:
-                        await _settled(asyncio.to_thread(_append, handle, pending))
-                        self.completed += size
-                        pending, size = [], 0
+                async for chunk in resp.aiter_raw():
+                    await sink.put(chunk)
+                    self.completed += len(chunk)
             finally:
                 # Keep what arrived before a drop or a cancel: the next try resumes there.
-                _append(handle, pending)
-                self.completed += size
-                handle.close()
+                # (Shielded: a cancelled pull still waits until its writer let go.)
+                await _settled(sink.close())
+            self.got = sink.digest()
 
     def _publish(self) -> None:
-        """Verify the whole file, then rename it to its content address."""
-        got = _sha256_file(self.partial)
+        """Verify the digest (hashed while writing), then rename to its content address."""
+        got = self.got or _sha256_file(self.partial)
         if got != self.digest:
             self.partial.unlink(missing_ok=True)
             raise RegistryError(
@@ -219,6 +213,58 @@ class Download:
         self.completed = self.total
 
 
+class _Sink:
+    """Appends to a partial file and hashes it in a thread of its own.
+
+    Receiving never waits on the disk; the queue bounds what a kill can lose (a few
+    megabytes, downloaded again on resume). On resume the existing bytes are
+    hashed first, so the final digest needs no second pass over the file.
+    """
+
+    def __init__(self, path: Path, offset: int) -> None:
+        self.queue: queue.Queue[bytes | None] = queue.Queue(maxsize=64)
+        self.hash = hashlib.sha256()
+        self.error: OSError | None = None
+        self.thread = threading.Thread(target=self._run, args=(path, offset), daemon=True)
+        self.thread.start()
+
+    def _run(self, path: Path, offset: int) -> None:
+        try:
+            if offset:
+                with path.open("rb") as existing:
+                    left = offset
+                    while left and (block := existing.read(min(left, 1 << 20))):
+                        self.hash.update(block)
+                        left -= len(block)
+            with path.open("ab" if offset else "wb") as handle:
+                while (chunk := self.queue.get()) is not None:
+                    handle.write(chunk)
+                    self.hash.update(chunk)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            self.error = exc
+            while self.queue.get() is not None:  # drain so that put() never blocks forever
+                pass
+
+    async def put(self, chunk: bytes) -> None:
+        if self.error is not None:
+            raise self.error
+        try:
+            self.queue.put_nowait(chunk)
+        except queue.Full:
+            await asyncio.to_thread(self.queue.put, chunk)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.queue.put, None)
+        await asyncio.to_thread(self.thread.join)
+        if self.error is not None:
+            raise self.error
+
+    def digest(self) -> str:
+        return f"sha256:{self.hash.hexdigest()}"
+
+
 async def _settled(work: Any) -> None:
     """Await a write even when cancelled meanwhile: no thread writes after we stop."""
     future = asyncio.ensure_future(work)
@@ -227,12 +273,6 @@ async def _settled(work: Any) -> None:
     except asyncio.CancelledError:
         await asyncio.wait([future])
         raise
-
-
-def _append(handle: IO[bytes], chunks: list[bytes]) -> None:
-    for chunk in chunks:
-        handle.write(chunk)
-    handle.flush()
 
 
 def _sha256_file(path: Path) -> str:

@@ -44,20 +44,23 @@ def write_tiny_llama(
     dtype: str = "f16",
     name: str = "tiny-llama",
     chat_template: str | None = None,
+    hidden: int = HIDDEN,
+    ffn: int = FFN,
+    blocks: int = BLOCKS,
 ) -> Path:
-    """Write the model to ``path`` and return it."""
+    """Write the model to ``path`` and return it (larger sizes for benchmarks)."""
     rng = np.random.default_rng(seed)
     np_type = np.float16 if dtype == "f16" else np.float32
     file_type = gguf.LlamaFileType.MOSTLY_F16 if dtype == "f16" else gguf.LlamaFileType.ALL_F32
     writer = gguf.GGUFWriter(str(path), "llama")
     writer.add_name(name)
     writer.add_context_length(CONTEXT)
-    writer.add_embedding_length(HIDDEN)
-    writer.add_block_count(BLOCKS)
-    writer.add_feed_forward_length(FFN)
+    writer.add_embedding_length(hidden)
+    writer.add_block_count(blocks)
+    writer.add_feed_forward_length(ffn)
     writer.add_head_count(HEADS)
     writer.add_head_count_kv(HEADS)
-    writer.add_rope_dimension_count(HIDDEN // HEADS)
+    writer.add_rope_dimension_count(hidden // HEADS)
     writer.add_layer_norm_rms_eps(1e-5)
     writer.add_file_type(int(file_type))
     tokens, scores, types = _vocab()
@@ -76,18 +79,18 @@ def write_tiny_llama(
         # gguf wants numpy shape (rows, cols) = ggml ne (cols, rows).
         return (rng.standard_normal((rows, cols)) * 0.02).astype(np_type)
 
-    writer.add_tensor("token_embd.weight", matrix(vocab, HIDDEN))
-    writer.add_tensor("output_norm.weight", np.ones(HIDDEN, dtype=np.float32))
-    writer.add_tensor("output.weight", matrix(vocab, HIDDEN))
-    for block in range(BLOCKS):
+    writer.add_tensor("token_embd.weight", matrix(vocab, hidden))
+    writer.add_tensor("output_norm.weight", np.ones(hidden, dtype=np.float32))
+    writer.add_tensor("output.weight", matrix(vocab, hidden))
+    for block in range(blocks):
         prefix = f"blk.{block}"
-        writer.add_tensor(f"{prefix}.attn_norm.weight", np.ones(HIDDEN, dtype=np.float32))
+        writer.add_tensor(f"{prefix}.attn_norm.weight", np.ones(hidden, dtype=np.float32))
         for part in ("attn_q", "attn_k", "attn_v", "attn_output"):
-            writer.add_tensor(f"{prefix}.{part}.weight", matrix(HIDDEN, HIDDEN))
-        writer.add_tensor(f"{prefix}.ffn_norm.weight", np.ones(HIDDEN, dtype=np.float32))
-        writer.add_tensor(f"{prefix}.ffn_gate.weight", matrix(FFN, HIDDEN))
-        writer.add_tensor(f"{prefix}.ffn_up.weight", matrix(FFN, HIDDEN))
-        writer.add_tensor(f"{prefix}.ffn_down.weight", matrix(HIDDEN, FFN))
+            writer.add_tensor(f"{prefix}.{part}.weight", matrix(hidden, hidden))
+        writer.add_tensor(f"{prefix}.ffn_norm.weight", np.ones(hidden, dtype=np.float32))
+        writer.add_tensor(f"{prefix}.ffn_gate.weight", matrix(ffn, hidden))
+        writer.add_tensor(f"{prefix}.ffn_up.weight", matrix(ffn, hidden))
+        writer.add_tensor(f"{prefix}.ffn_down.weight", matrix(hidden, ffn))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
