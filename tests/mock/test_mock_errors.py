@@ -414,3 +414,18 @@ def test_configured_origins() -> None:
         ok = http.get("/api/version", headers={"Origin": "https://app.example.com"})
         assert ok.status_code == 200
         assert http.get("/api/version", headers={"Origin": "https://other.org"}).status_code == 403
+
+
+def test_every_method_on_every_path_answers_without_a_500(http: httpx.Client, spec: Spec) -> None:
+    paths = {
+        op.path.replace("{digest}", "sha256:" + "c" * 64).replace("{model}", M)
+        for op in spec.operations.values()
+    }
+    paths |= {"/api/blobs/", "/api/blobs/..%2F..%2Fetc", "/v1/models/", "/api/generate/x", "//"}
+    for path in sorted(paths):
+        for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+            response = http.request(method, path, content=b"\xff\x00garbage")
+            assert response.status_code < 500, (method, path, response.text)
+            allowed = spec.methods_for(path)
+            if allowed and method not in allowed and method != "OPTIONS" and "%" not in path:
+                assert response.status_code == 405, (method, path)
