@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -254,3 +255,33 @@ def test_official_client_pull_push_copy_delete(
     with pytest.raises(ollama.ResponseError) as info:
         other.delete(name)
     assert info.value.status_code == 404
+
+
+def test_cancelled_pull_resumes(ref: RefServer, fake: tuple[FakeRegistry, str]) -> None:
+    registry, host = fake
+    registry.delay = 0.01
+    weights = os.urandom(1_500_000)
+    registry.add_model("library/cancel:latest", [(MODEL_TYPE, weights)])
+    digest = digest_of(weights)
+    body = {"model": f"{host}/library/cancel", "insecure": True}
+    with (
+        httpx.Client(base_url=ref.url, timeout=60) as client,
+        client.stream("POST", "/api/pull", json=body) as response,
+    ):
+        for line in response.iter_lines():
+            if json.loads(line).get("completed", 0) > 300_000:
+                break  # the client goes away mid-download
+    partial = ref.root / "partial" / f"sha256-{digest[7:]}"
+    # The abandoned download stops: its partial file soon stops growing.
+    sizes = [-1]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (len(sizes) < 4 or len(set(sizes[-4:])) > 1):
+        time.sleep(0.1)
+        sizes.append(partial.stat().st_size if partial.exists() else -1)
+    assert partial.exists() and 0 < partial.stat().st_size < len(weights)
+    registry.delay = 0.0
+    lines = ref.lines("/api/pull", body)
+    assert lines[-1] == {"status": "success"}
+    resumed = registry.gets(digest)[-1]
+    assert resumed.startswith("bytes=") and int(resumed[6:].rstrip("-")) > 0
+    assert ref.store.blob_path(digest).read_bytes() == weights
