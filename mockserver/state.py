@@ -47,6 +47,7 @@ class MockState:
         self.stats: Counter[str] = Counter()
         self._valid_bodies: dict[tuple[str, bytes], bool] = {}
         self.validator = RequestValidator(self.spec)
+        self._keys: dict[str, str] = {}
         self.uploads: dict[str, bytearray] = {}  # registry uploads in progress
         self.upload_counter = 0
 
@@ -90,11 +91,16 @@ class MockState:
         self._valid_bodies[key] = True
 
     def lookup(self, raw_name: str) -> InstalledModel | None:
-        try:
-            name = parse_model_name(raw_name)
-        except ModelNameError:
-            return None
-        return self.store.get(name)
+        key = self._keys.get(raw_name)
+        if key is None:
+            try:
+                key = parse_model_name(raw_name).key
+            except ModelNameError:
+                return None
+            if len(self._keys) > 4096:
+                self._keys.clear()
+            self._keys[raw_name] = key  # parsing a name is a regex: remember it
+        return self.store.models.get(key)
 
     def require(self, raw_name: str, message: str, status: int = 404) -> InstalledModel:
         model = self.lookup(raw_name)

@@ -13,6 +13,7 @@ import json
 import math
 import random
 import re
+import string
 import zlib
 from array import array
 from collections.abc import Sequence
@@ -162,7 +163,6 @@ _THOUGHTS = [
     "I",
     "answer",
 ]
-_TOKEN_RE = re.compile(r"\w+|[^\w\s]")
 
 
 def request_seed(*parts: Any) -> int:
@@ -171,15 +171,21 @@ def request_seed(*parts: Any) -> int:
     return int.from_bytes(digest.digest(), "big")
 
 
+_PUNCTUATION = str.maketrans("", "", string.punctuation)
+
+
 def count_tokens(text: str) -> int:
-    """Prompt tokens: words and punctuation marks, about what a BPE tokenizer gives."""
-    return len(_TOKEN_RE.findall(text))
+    """Prompt tokens: words plus punctuation marks, about what a BPE tokenizer gives.
+
+    (Counted with C string methods: a regex over every prompt costs more than the
+    rest of a request.)"""
+    return len(text.split()) + len(text) - len(text.translate(_PUNCTUATION))
 
 
 def token_ids(seed: int, count: int) -> list[int]:
-    """Stable token ids for ``context``: ``count`` 15-bit ids drawn from the seed."""
+    """Stable token ids for ``context``: ``count`` 16-bit ids drawn from the seed."""
     ids = array("H", hashlib.shake_256(b"ctx" + seed.to_bytes(8, "big")).digest(2 * count))
-    return [i & 0x7FFF for i in ids]
+    return ids.tolist()
 
 
 def sentence_tokens(seed: int, count: int) -> list[str]:
