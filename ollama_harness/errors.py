@@ -59,7 +59,7 @@ _MISSING_MODEL: dict[str, tuple[int, str]] = {
     "delete": (400, "model is required"),
     "copy": (400, "source and destination are required"),
     "pull": (400, "invalid model name"),
-    "push": (400, "invalid model name"),
+    "push": (400, "model is required"),  # PushHandler checks presence, not grammar
     "create": (400, "invalid model name"),
 }
 

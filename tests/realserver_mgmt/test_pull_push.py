@@ -285,3 +285,12 @@ def test_cancelled_pull_resumes(ref: RefServer, fake: tuple[FakeRegistry, str]) 
     resumed = registry.gets(digest)[-1]
     assert resumed.startswith("bytes=") and int(resumed[6:].rstrip("-")) > 0
     assert ref.store.blob_path(digest).read_bytes() == weights
+
+
+def test_push_without_a_model_is_model_is_required(ref: RefServer) -> None:
+    # Ollama's PushHandler checks presence first ("model is required"), unlike pull.
+    response = ref.http.post("/api/push", json={"insecure": True})
+    assert response.status_code == 400
+    assert response.json() == {"error": "model is required"}
+    response = ref.http.post("/api/pull", json={"insecure": True})
+    assert response.json() == {"error": "invalid model name"}
