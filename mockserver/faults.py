@@ -63,7 +63,7 @@ class Fault:
 
     @property
     def is_empty(self) -> bool:
-        return self == Fault()
+        return self is NO_FAULT or self == NO_FAULT
 
     def status_message(self) -> str:
         assert self.status is not None
