@@ -15,7 +15,10 @@ layers of their own. Status lines, in Ollama's order::
 
 The legacy ``modelfile`` (and ``path``) text is parsed with the core's
 :mod:`ollama_harness.modelfile` into the same fields; explicit fields win.
-Everything is checked before the first line, so a bad request is a plain 400.
+The request is checked before the first line, so a bad request is a plain 400;
+what goes wrong while building (an unreadable GGUF, weights that cannot be
+quantised) is a 500, or an error line once lines were sent, as in Ollama where
+``createModel``'s errors carry no status.
 Blobs are written atomically; the manifest is written last, so a crash at any
 point leaves either the old model or the new one.
 """
@@ -264,14 +267,14 @@ async def create_model(
         for _file_name, file_digest in request.adapters.items():
             adapter = await _gguf_layer(store, file_digest, held, pins)
             if adapter.layer.media_type != st.MEDIA_ADAPTER:
-                raise ApiError(400, f"{file_digest} is not a LoRA adapter GGUF")
+                raise ApiError(500, f"{file_digest} is not a LoRA adapter GGUF")
             layers.append(adapter)
         if request.quantize:
             async for line in _quantize(ctx, request.quantize, layers, held):
                 yield line
         model = next((item for item in layers if item.layer.media_type == st.MEDIA_MODEL), None)
         if model is None:
-            raise ApiError(400, "no model weights: 'from' or 'files' must include a GGUF model")
+            raise ApiError(500, "no model weights: 'from' or 'files' must include a GGUF model")
         info = model.gguf
         if info is not None:
             config.update(
@@ -374,9 +377,9 @@ async def _gguf_layer(
     try:
         info = await asyncio.to_thread(_parse_gguf, path)
     except FileNotFoundError:
-        raise ApiError(400, f'blob "{digest}" not found') from None
+        raise ApiError(500, f'blob "{digest}" not found') from None
     except (GGUFError, OSError) as exc:
-        raise ApiError(400, str(exc)) from None
+        raise ApiError(500, str(exc)) from None
     size = path.stat().st_size
     return _Layer(st.Layer(_media_type_of(info), digest, size), False, info)
 
@@ -396,10 +399,10 @@ async def _quantize(
         try:
             info = await asyncio.to_thread(read_gguf, store.blob_path(item.layer.digest))
         except (GGUFError, OSError) as exc:
-            raise ApiError(400, f"cannot quantize: {exc}") from None
+            raise ApiError(500, f"cannot quantize: {exc}") from None
     have = info.file_type
     if have not in SOURCE_TYPES:
-        raise ApiError(400, "quantization is only supported for F16 and F32 models")
+        raise ApiError(500, "quantization is only supported for F16 and F32 models")
     if have == want:
         return
     job = QuantizeJob(store, store.blob_path(item.layer.digest), want, ctx.quantize_threads)
