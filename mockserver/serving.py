@@ -116,6 +116,9 @@ async def serve(
                     await response.finish(encoding.error(str(exc)))
                     return
                 raise ApiError(500, str(exc)) from None
+            # Generation is over: like Ollama's runner, the slot is free before the
+            # last bytes are written.
+            state.scheduler.release(lease, keep_alive)
             if stream:
                 await response.finish(encoding.end(metrics))
             else:
