@@ -106,7 +106,8 @@ def test_keep_alive_forms() -> None:
     assert parse_keep_alive(-1) is None
     assert parse_keep_alive("-1s") is None
     assert parse_keep_alive(2.5) == 2.5
-    for bad in (True, [], {}, "soon"):
+    bad_values: tuple[object, ...] = (True, [], {}, "soon")
+    for bad in bad_values:
         with pytest.raises(DurationError):
             parse_keep_alive(bad)
 

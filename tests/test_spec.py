@@ -500,3 +500,25 @@ def test_spec_parses_the_same_with_every_yaml_parser() -> None:
     pure = yaml.load(text, Loader=yaml.SafeLoader)
     if hasattr(yaml, "CSafeLoader"):
         assert pure == yaml.load(text, Loader=yaml.CSafeLoader)
+
+
+def test_no_schema_keyword_is_a_stray_yaml_key() -> None:
+    """An unquoted comma in a flow-mapping description splits it into a key with a
+    null value; in a schema (not an example) that is always a typo."""
+    from ollama_harness.spec import load_spec
+
+    strays: list[str] = []
+
+    def walk(node: object, path: str, in_example: bool) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                inside = in_example or key in ("example", "examples")
+                if value is None and not inside:
+                    strays.append(f"{path}.{key}")
+                walk(value, f"{path}.{key}", inside)
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, f"{path}[{index}]", in_example)
+
+    walk(load_spec().document, "$", False)
+    assert not strays, strays
