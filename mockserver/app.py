@@ -156,7 +156,9 @@ class MockApp:
         self.state = MockState(settings, clock)
         self._guard_host = _loopback(settings.host)
         self._origins = _Origins(settings.origins)
-        logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
+        uvicorn_log = logging.getLogger("uvicorn.error")
+        if not any(isinstance(f, _QuietDrops) for f in uvicorn_log.filters):
+            uvicorn_log.addFilter(_QuietDrops())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
