@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from ollama_harness.durations import DurationError, parse_keep_alive
 from ollama_harness.errors import ApiError, decode_body
 from ollama_harness.names import ModelName, ModelNameError, parse_model_name
 from ollama_harness.spec import Spec, load_spec
@@ -112,8 +113,8 @@ class MockState:
         return self.clock.now_text()
 
     def keep_alive(self, body: dict[str, Any]) -> float | None:
-        from ollama_harness.durations import DurationError, parse_keep_alive
-
+        if "keep_alive" not in body:
+            return self.default_keep_alive
         try:
             return parse_keep_alive(body.get("keep_alive"), default=self.default_keep_alive)
         except DurationError as exc:

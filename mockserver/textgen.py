@@ -171,7 +171,7 @@ def request_seed(*parts: Any) -> int:
     return int.from_bytes(digest.digest(), "big")
 
 
-_PUNCTUATION = str.maketrans("", "", string.punctuation)
+_PUNCTUATION = string.punctuation.encode()
 
 
 def count_tokens(text: str) -> int:
@@ -179,7 +179,8 @@ def count_tokens(text: str) -> int:
 
     (Counted with C string methods: a regex over every prompt costs more than the
     rest of a request.)"""
-    return len(text.split()) + len(text) - len(text.translate(_PUNCTUATION))
+    data = text.encode()
+    return len(text.split()) + len(data) - len(data.translate(None, _PUNCTUATION))
 
 
 def token_ids(seed: int, count: int) -> list[int]:
@@ -197,7 +198,13 @@ def sentence_tokens(seed: int, count: int) -> list[str]:
     """
     if count <= 0:
         return []
-    stream = hashlib.shake_256(seed.to_bytes(8, "big")).digest(2 * count + 1)
+    key = seed.to_bytes(8, "big")
+    length = 2 * count + 1
+    stream = (  # blake2b is cheaper to set up; SHAKE-256 for any length beyond its 64 bytes
+        hashlib.blake2b(key, digest_size=length).digest()
+        if length <= 64
+        else hashlib.shake_256(key).digest(length)
+    )
     size = len(_WORDS)
     words = [_WORDS[b % size] for b in stream[:count]]
     start = 0
