@@ -98,6 +98,17 @@ def in_process(llm: Any, prompt: str) -> Stream:
     return Stream(stamps[0] - sent, rate(stamps, len(stamps)), len(stamps), stamps[-1] - sent)
 
 
+def in_process_ttft(llm: Any, prompt: str) -> float:
+    """ms from the call to the first chunk with text (the first chunk may be empty)."""
+    sent = time.perf_counter()
+    for chunk in llm.create_completion(
+        prompt, max_tokens=2, temperature=0, repeat_penalty=1.0, stream=True
+    ):
+        if chunk["choices"][0]["text"]:
+            break
+    return (time.perf_counter() - sent) * 1000
+
+
 def native(client: httpx.Client, body: dict[str, Any]) -> Stream:
     sent = time.perf_counter()
     stamps = []
@@ -300,7 +311,9 @@ def main() -> int:
                 decode_ours, decode_theirs = [], []
                 for _ in range(args.rounds):
                     decode_ours.append(native(client, body))
+                    time.sleep(0.5)  # idle llama.cpp threads of one side spin a while
                     decode_theirs.append(in_process(llm, prompt))
+                    time.sleep(0.5)
                 assert all(s.tokens == TOKENS for s in decode_ours), "short generation"
                 table.add(
                     "decode tok/s, /api/generate vs in-process",
@@ -311,22 +324,19 @@ def main() -> int:
                 short = {**body, "options": {**OPTIONS, "num_predict": 2}}
                 ttft_ours, ttft_theirs = [], []
                 for _ in range(args.ttft_samples):
+                    time.sleep(0.2)
                     ttft_ours.append(native(client, short).ttft * 1000)
-                    sent = time.perf_counter()
-                    next(
-                        iter(
-                            llm.create_completion(
-                                prompt, max_tokens=2, temperature=0, repeat_penalty=1.0, stream=True
-                            )
-                        )
-                    )
-                    ttft_theirs.append((time.perf_counter() - sent) * 1000)
+                    time.sleep(0.2)  # let the other side's idle llama.cpp threads settle
+                    ttft_theirs.append(in_process_ttft(llm, prompt))
+                    time.sleep(0.2)
                 table.add("warm TTFT", median(ttft_ours), median(ttft_theirs), "ms")
 
                 chat_ours, chat_theirs = [], []
                 for _ in range(args.rounds):
                     chat_ours.append(openai_chat(client, MODEL))
+                    time.sleep(0.5)
                     chat_theirs.append(openai_chat(other, str(model_path)))
+                    time.sleep(0.5)
                 table.add(
                     "/v1/chat/completions stream tok/s vs llama_cpp.server",
                     median(s.decode_rate for s in chat_ours),

@@ -39,6 +39,7 @@ class ModelRecord:
     projector: Path | None = None
     jinja_template: str | None = None
     parent: str = ""
+    _compiled: Template | None = field(default=None, repr=False, compare=False)
 
     @property
     def digest(self) -> str:
@@ -49,9 +50,12 @@ class ModelRecord:
         return self.stored.manifest.size
 
     def compiled_template(self) -> Template | None:
+        """The parsed template, parsed once per record (records are cached per digest)."""
         if not self.template:
             return None
-        return Template(self.template)
+        if self._compiled is None or self._compiled.source != self.template:
+            self._compiled = Template(self.template)
+        return self._compiled
 
     @property
     def capabilities(self) -> list[str]:

@@ -367,4 +367,4 @@ def test_long_prompt_is_truncated_to_num_ctx(client: ollama.Client) -> None:
         model=MODEL, prompt="word " * 150, options={"num_ctx": 64, "num_predict": 2}
     )
     assert response.prompt_eval_count == 63  # num_keep head + newest tokens, room for one
-    assert response.eval_count == 2
+    assert response.done and (response.eval_count or 0) <= 2  # it may end at once (EOS)
