@@ -83,3 +83,17 @@ def test_settings_flag_beats_env_beats_default(monkeypatch: pytest.MonkeyPatch) 
 )
 def test_host_forms(text: str, expected: tuple[str, int]) -> None:
     assert split_host(text) == expected
+
+
+def test_listening_socket_disables_nagle() -> None:
+    # Small NDJSON lines would otherwise wait for the client's delayed ACK (~40 ms).
+    import socket
+
+    from realserver.server import bind_socket
+
+    sock = bind_socket("127.0.0.1", 0)
+    try:
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        assert sock.proto == socket.IPPROTO_TCP  # asyncio only sets NODELAY on TCP sockets
+    finally:
+        sock.close()
