@@ -213,6 +213,10 @@ async def play(
     first_at = last_at = time.perf_counter()
     # With nothing to send piece by piece (no stream, delay or fault): the hot path.
     pieces = [] if emit is None else completion.pieces
+    # Pauses are scheduled against running deadlines, not slept one after another:
+    # otherwise every late wake-up on a busy CPU adds to all the following tokens
+    # and the stream drifts from the plan the load tool is measured against.
+    due = first_at
     for index, piece in enumerate(pieces):
         if fault.drop_after is not None or fault.error_after is not None:
             if flush is not None and index in (fault.drop_after, fault.error_after):
@@ -220,9 +224,12 @@ async def play(
             _check_fault(fault, index)
         stall = fault.stall if fault.stall and index == fault.stall_after else 0.0
         if stall or delays[index]:
+            due += stall + delays[index]
             if flush is not None:
                 await flush()
-            await asyncio.sleep(stall + delays[index])
+            pause = due - time.perf_counter()
+            if pause > 0:
+                await asyncio.sleep(pause)
         await emit(piece)  # type: ignore[misc]
         last_at = time.perf_counter()
         if index == 0:
