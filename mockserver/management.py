@@ -324,7 +324,7 @@ def _create_plan(
     base_name = body.get("from")
     if body.get("modelfile"):
         parsed = modelfile.parse(str(body["modelfile"]))
-        base_name = base_name or parsed.base
+        base_name = base_name or parsed.from_
         if parsed.template is not None:
             overrides["template"] = parsed.template
         if parsed.system is not None:

@@ -15,6 +15,7 @@ byte for byte the form Ollama's ``Model.String`` gives.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -278,6 +279,18 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+def parameters_text(parameters: Mapping[str, Any]) -> str:
+    """``/api/show``'s ``parameters``: one ``key value`` row per value, keys padded to 30,
+    values as Go's ``%#v`` prints them (strings quoted)."""
+    rows: list[str] = []
+    for key, value in parameters.items():
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            shown = json.dumps(item, ensure_ascii=False) if isinstance(item, str) else None
+            rows.append(f"{key:<30} {shown if shown is not None else format_value(item)}")
+    return "\n".join(rows)
+
+
 def render_modelfile(
     modelfile: Modelfile, *, name: str | None = None, model_path: str | None = None
 ) -> str:
@@ -327,6 +340,7 @@ __all__ = [
     "format_value",
     "option_types",
     "parameters_from_pairs",
+    "parameters_text",
     "parse_modelfile",
     "quote",
     "render_modelfile",

@@ -48,7 +48,7 @@ def test_create_from_model_is_reflected_everywhere(http: httpx.Client, spec: Spe
     assert "temperature                    0.3" in shown["parameters"]
     assert 'stop                           "END"' in shown["parameters"]
     assert shown["messages"][1] == {"role": "assistant", "content": "wahoo"}
-    assert 'SYSTEM """You are Mario."""' in shown["modelfile"]
+    assert "\nSYSTEM You are Mario.\n" in shown["modelfile"]
     assert shown["details"]["family"] == "llama"
     assert spec.validate_response("show", 200, shown) == []
     # The weights layer is shared with the base model.
