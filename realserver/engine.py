@@ -19,6 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,6 +147,9 @@ class LlamaContext:
         if embedding:
             self.n_ctx = min(self.n_ctx, self.llm.n_batch)
         self.lock = threading.Lock()
+        # Every call into this context runs on one thread: llama.cpp's OpenMP team
+        # belongs to the calling thread, and a new caller pays to wake a fresh team.
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama-slot")
         self._vocab = self.llm._model.vocab
         self._pieces: dict[int, bytes] = {}
 
@@ -368,6 +372,7 @@ class LlamaContext:
 
     def close(self) -> None:
         self.llm.close()
+        self.executor.shutdown(wait=False)
 
 
 def normalize(vector: list[float]) -> list[float]:

@@ -91,7 +91,7 @@ class GenerationJob:
                     top_logprobs=top_logprobs,
                 )
 
-        self._future = loop.run_in_executor(scheduler.executor, work)
+        self._future = loop.run_in_executor(lease.context.executor, work)
 
         def finished(_: asyncio.Future[GenerationResult]) -> None:
             queue.put_nowait(_DONE)

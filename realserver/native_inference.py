@@ -454,7 +454,8 @@ async def embed_texts(
                     vectors.append(normalize(vector) if normalized else vector)
             return vectors, count
 
-        vectors, count = await state.scheduler.in_thread(work)
+        loop = asyncio.get_running_loop()
+        vectors, count = await loop.run_in_executor(embedder.executor, work)
     except ContextLengthError as exc:
         raise ApiError(400, str(exc)) from None
     finally:
