@@ -18,7 +18,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,7 +114,14 @@ class StopMatcher:
 class LlamaContext:
     """A loaded GGUF with one llama.cpp context."""
 
-    def __init__(self, model_path: Path, load: LoadOptions, block_count: int, embedding: bool):
+    def __init__(
+        self,
+        model_path: Path,
+        load: LoadOptions,
+        block_count: int,
+        embedding: bool,
+        adapters: Sequence[Path] = (),
+    ):
         from llama_cpp import LLAMA_POOLING_TYPE_MEAN, Llama
 
         use_extra_buffers(_backend["extra_buffers"])
@@ -132,6 +139,11 @@ class LlamaContext:
             "n_threads_batch": threads,
             "verbose": False,
         }
+        if len(adapters) > 1:
+            # llama-cpp-python's Llama takes one LoRA; refusing beats applying a subset.
+            raise ValueError(f"{len(adapters)} adapters given; this server applies one LoRA")
+        if adapters:
+            kwargs["lora_path"] = str(adapters[0])
         if embedding:
             # Mean pooling needs a whole sequence in one micro-batch.
             kwargs.update(

@@ -279,4 +279,6 @@ def _expiry(keep_alive: float | None) -> datetime:
 
 
 def _load_context(record: ModelRecord, load: LoadOptions, embedding: bool) -> LlamaContext:
-    return LlamaContext(record.model_path, load, record.gguf.block_count, embedding)
+    return LlamaContext(
+        record.model_path, load, record.gguf.block_count, embedding, adapters=record.adapters
+    )

@@ -253,6 +253,14 @@ def test_adapter_layer(ref: RefServer, tiny_f16: Path, tiny_lora: Path) -> None:
     kinds = {layer["mediaType"]: layer["digest"] for layer in manifest["layers"]}
     assert kinds["application/vnd.ollama.image.adapter"] == adapter
     assert "ADAPTER " in ref.http.post("/api/show", json={"model": "lora"}).json()["modelfile"]
+    # The adapter is applied at load: the same weights answer differently with it.
+    ref.lines("/api/create", {"model": "nolora", "files": {"m.gguf": weights}})
+    greedy = {"prompt": "a b c", "stream": False, "raw": True}
+    greedy["options"] = {"temperature": 0, "num_predict": 12, "seed": 1}
+    plain = ref.http.post("/api/generate", json={"model": "nolora", **greedy})
+    adapted = ref.http.post("/api/generate", json={"model": "lora", **greedy})
+    assert plain.status_code == adapted.status_code == 200, adapted.text
+    assert plain.json()["response"] != adapted.json()["response"]
     # A model GGUF is not an adapter.
     response = ref.http.post(
         "/api/create",

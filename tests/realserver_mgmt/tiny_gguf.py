@@ -99,7 +99,8 @@ def write_tiny_llama(
 
 
 def write_tiny_lora(path: Path, *, seed: int = 1, rank: int = 4) -> Path:
-    """A LoRA adapter for :func:`write_tiny_llama` (attn_q and attn_v of every block)."""
+    """A LoRA adapter for :func:`write_tiny_llama` (attn_q and attn_v of every block),
+    strong enough that a test can see it change the output."""
     rng = np.random.default_rng(seed)
     writer = gguf.GGUFWriter(str(path), "llama")
     writer.add_string("general.type", "adapter")
@@ -108,8 +109,8 @@ def write_tiny_lora(path: Path, *, seed: int = 1, rank: int = 4) -> Path:
     for block in range(BLOCKS):
         for part in ("attn_q", "attn_v"):
             name = f"blk.{block}.{part}.weight"
-            a = (rng.standard_normal((rank, HIDDEN)) * 0.01).astype(np.float32)
-            b = (rng.standard_normal((HIDDEN, rank)) * 0.01).astype(np.float32)
+            a = (rng.standard_normal((rank, HIDDEN)) * 0.5).astype(np.float32)
+            b = (rng.standard_normal((HIDDEN, rank)) * 0.5).astype(np.float32)
             writer.add_tensor(f"{name}.lora_a", a)
             writer.add_tensor(f"{name}.lora_b", b)
     writer.write_header_to_file()
