@@ -10,9 +10,7 @@ import argparse
 import sys
 from typing import Any
 
-
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
+from ollama_harness.commands._settings import add_settings_arguments, settings_from_arguments
 
 
 def register(subparsers: Any) -> None:
@@ -25,19 +23,7 @@ def register(subparsers: Any) -> None:
         "OLLAMA_<FIELD> environment variable > default. Request headers X-Mock-Timing "
         "and X-Mock-Fault steer single requests (see README).",
     )
-    for name, field in MockSettings.model_fields.items():
-        env = f"OLLAMA_{name.upper()}"
-        help_text = f"{field.description} [env {env}]"
-        kwargs: dict[str, Any] = {"dest": name, "default": None, "help": help_text}
-        annotation = field.annotation
-        if name == "clock":
-            kwargs["choices"] = ["real", "fixed"]
-        elif annotation is int:
-            kwargs["type"] = int
-        elif annotation is float:
-            kwargs["type"] = float
-        kwargs["help"] += f" (default: {field.default})"
-        parser.add_argument(_flag(name), **kwargs)
+    add_settings_arguments(parser, MockSettings)
     parser.add_argument(
         "--dump-models",
         action="store_true",
@@ -49,13 +35,7 @@ def register(subparsers: Any) -> None:
 def build_settings(args: argparse.Namespace) -> Any:
     from mockserver.settings import MockSettings
 
-    explicit = {
-        name: getattr(args, name)
-        for name in MockSettings.model_fields
-        if getattr(args, name, None) is not None
-    }
-    # Passing flags as init kwargs gives them precedence over the environment.
-    return MockSettings(**explicit)
+    return settings_from_arguments(args, MockSettings)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,11 +12,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ollama_harness.commands._settings import add_settings_arguments, settings_from_arguments
 from realserver.settings import RealServerSettings
-
-
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
 
 
 def register(subparsers: Any) -> None:
@@ -26,19 +23,7 @@ def register(subparsers: Any) -> None:
         description="Serve the Ollama API from the local model store with llama.cpp. "
         "Every option also reads its OLLAMA_* environment variable.",
     )
-    for name, field in RealServerSettings.model_fields.items():
-        env = f"OLLAMA_{name.upper()}"
-        help_text = f"{field.description} [env {env}, default {field.default}]"
-        if field.annotation is bool:
-            parser.add_argument(
-                _flag(name),
-                dest=name,
-                action=argparse.BooleanOptionalAction,
-                default=None,
-                help=help_text,
-            )
-        else:
-            parser.add_argument(_flag(name), dest=name, default=None, help=help_text)
+    add_settings_arguments(parser, RealServerSettings)
     parser.add_argument(
         "--log-level",
         default="warning",
@@ -49,12 +34,7 @@ def register(subparsers: Any) -> None:
 
 
 def settings_from(args: argparse.Namespace) -> RealServerSettings:
-    given = {
-        name: getattr(args, name)
-        for name in RealServerSettings.model_fields
-        if getattr(args, name, None) is not None
-    }
-    return RealServerSettings(**given)
+    return settings_from_arguments(args, RealServerSettings)
 
 
 def run(args: argparse.Namespace) -> int:
