@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
@@ -12,7 +11,6 @@ from ollama_harness.errors import ApiError
 from realserver.catalog import ModelRecord
 from realserver.http import JSONResponse, read_body, timestamp
 from realserver.state import ServerState
-from realserver.store import StoredModel
 
 #: The Ollama API level this server implements (clients gate features on it).
 OLLAMA_VERSION = "0.12.10"
@@ -37,45 +35,13 @@ def _summary(state: ServerState, record: ModelRecord) -> dict[str, Any]:
     }
 
 
-def _config_details(state: ServerState, stored: StoredModel) -> dict[str, Any]:
-    """Details from the manifest's config blob, as Ollama's list reads them: a model
-    whose weights llama.cpp cannot parse is still a model on disk and is listed."""
-    try:
-        config = json.loads(state.store.read_blob(stored.manifest.config.digest))
-    except (OSError, ValueError):
-        config = {}
-    if not isinstance(config, dict):
-        config = {}
-    families = config.get("model_families")
-    return {
-        "parent_model": "",
-        "format": str(config.get("model_format", "")),
-        "family": str(config.get("model_family", "")),
-        "families": families if isinstance(families, list) else None,
-        "parameter_size": str(config.get("model_type", "")),
-        "quantization_level": str(config.get("file_type", "")),
-    }
-
-
 async def tags(request: Request) -> Response:
     state: ServerState = request.app.state.server
     models = []
     for stored in state.store.list_models():
         record = state.catalog.resolve(stored.name)
-        if record is not None:
+        if record is not None:  # a manifest whose blobs are missing is not usable
             models.append(_summary(state, record))
-        elif all(state.store.blob_path(d).is_file() for d in stored.manifest.digests()):
-            models.append(
-                {
-                    "name": stored.name.display,
-                    "model": stored.name.display,
-                    "modified_at": timestamp(stored.modified_at),
-                    "size": stored.manifest.size,
-                    "digest": stored.digest,
-                    "details": _config_details(state, stored),
-                }
-            )
-        # else: a manifest whose blobs are missing is not usable and not listed
     return JSONResponse({"models": models})
 
 
