@@ -78,11 +78,15 @@ def timeline(samples: Sequence[Sample], start: float, window_s: float) -> dict[s
         "itl_p50",
     ):
         series[key] = []
+    # A bucket in which a worker sent nothing (its users all busy with long requests)
+    # still had those users: carry each worker's last known count forward.
+    active: dict[int, int] = {}
     for i, bucket in enumerate(done):
         ok = [s for s in bucket if s.ok]
         span = max(window_s - i * width, 1e-3) if i == count - 1 else width
         series["t"].append(round(window_s if i == count - 1 else (i + 1) * width, 3))
-        series["users"].append(sum(users[i].values()))
+        active.update(users[i])
+        series["users"].append(sum(active.values()))
         series["requests_per_s"].append(len(ok) / span)
         series["errors_per_s"].append((len(bucket) - len(ok)) / span)
         series["output_tokens_per_s"].append(sum(s.output_tokens or 0 for s in ok) / span)

@@ -112,6 +112,15 @@ def test_timeline_rates_cover_the_partial_last_bucket(make: Make) -> None:
     assert all(rate == pytest.approx(20.0, rel=0.15) for rate in series["requests_per_s"])
 
 
+def test_timeline_users_hold_while_long_requests_run(make: Make) -> None:
+    """Four users each sending a 5 s request every 5 s: the buckets between the sends
+    still had four users, not zero."""
+    samples = [make(at=1000.0 + t, e2e=4990.0, worker=0) for t in (0.0, 5.0, 10.0)]
+    series = summarize(samples)["timeline"]
+    assert len(series["users"]) > 5
+    assert all(users == 4 for users in series["users"]), series["users"]
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
