@@ -146,7 +146,9 @@ def test_accuracy_against_the_mock(tmp_path: Path) -> None:
     ttft, itl = summary["latency_ms"]["ttft"]["p50"], summary["latency_ms"]["itl"]["p50"]
     # nothing arrives before the mock sends it; a busy CPU only adds
     assert 100.0 <= ttft < 130.0
-    assert 10.0 <= itl < 14.0
+    # the mock keeps to its schedule: after a late first token the next ones catch up,
+    # so a request's mean gap may sit a hair under the planned 10 ms
+    assert 9.5 <= itl < 14.0
     # the tool's own share: the client's ITL against the mock's own gap between tokens
     samples = [s for s in rows(tmp_path) if s["eval_count"] and int(s["eval_count"]) > 1]
     server_gap = statistics.median(
