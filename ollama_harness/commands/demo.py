@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ollama_harness.demo import DemoOptions, DemoResult, run_demo
+from ollama_harness.names import ModelNameError
 
 
 def register(subparsers: Any) -> None:
@@ -98,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         result = run_demo(options, say=console.print)
+    except ModelNameError:
+        console.print(f"[red]invalid model name:[/red] {args.model!r}")
+        return 2
     except RuntimeError as exc:
         console.print(f"[red]demo failed:[/red] {exc}")
         return 1
