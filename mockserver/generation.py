@@ -101,15 +101,16 @@ class Request:
 
 def plan(request: Request) -> Completion:
     options = request.options
+    tools = request.tools
     seed = textgen.request_seed(
         request.model.name.display.lower(),
         request.prompt_text,
         options.get("seed", 0),
         request.format,
-        [t.get("function", {}).get("name") for t in request.tools if isinstance(t, dict)],
+        [t.get("function", {}).get("name") for t in tools if isinstance(t, dict)] if tools else [],
     )
     # A PRNG costs ~10 us to seed: plain text reads its words from the seed directly.
-    rng = random.Random(seed) if (request.think or request.tools or request.format) else None
+    rng = random.Random(seed) if (request.think or tools or request.format) else None
     thinking: list[str] = []
     calls: list[dict[str, Any]] = []
     content: list[str] = []

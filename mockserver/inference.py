@@ -85,44 +85,43 @@ async def generate(exchange: Exchange) -> None:
     model = state.require(name, f"model '{name}' not found")
     await exchange.preflight(name)
     keep_alive = state.keep_alive(body)
-    prompt = body.get("prompt") or ""
+    get = body.get
+    prompt = get("prompt") or ""
     if not prompt and keep_alive == 0:
         await _load_or_unload(exchange, model, body, keep_alive, chat=False)
         return
-    if body.get("raw") and (body.get("template") or body.get("system") or body.get("context")):
+    raw = get("raw")
+    if raw and (get("template") or get("system") or get("context")):
         raise ApiError(400, "raw mode does not support template, system, or context")
     caps = model.entry.capabilities
     if "completion" not in caps:
         raise ApiError(400, f'"{name}" does not support generate')
-    if body.get("suffix") and "insert" not in caps:
+    suffix = get("suffix")
+    if suffix and "insert" not in caps:
         raise ApiError(400, f'"{name}" does not support insert')
     think = _think_value(exchange, model, body)
-    if body.get("images"):
+    images = get("images")
+    if images:
         if "vision" not in caps:
             raise ApiError(400, f'"{name}" does not support vision')
-        _check_images(body["images"])
+        _check_images(images)
     if not prompt:
         await _load_or_unload(exchange, model, body, keep_alive, chat=False)
         return
 
-    system = "" if body.get("raw") else (body.get("system") or model.entry.system)
-    context = body.get("context") or []
-    rendered = "\n".join(
-        part
-        for part in (
-            system,
-            body.get("template") or "",
-            " ".join(str(i) for i in context),
-            prompt,
-            body.get("suffix") or "",
-            f"[{len(body.get('images') or [])} images]" if body.get("images") else "",
-        )
-        if part
-    )
-    options = body.get("options") or {}
-    planned = generation.plan(
-        generation.Request(model, rendered, options, body.get("format"), think)
-    )
+    system = "" if raw else (get("system") or model.entry.system)
+    context = get("context")
+    parts = [
+        system,
+        get("template") or "",
+        " ".join([str(i) for i in context]) if context else "",
+        prompt,
+        suffix or "",
+        f"[{len(images)} images]" if images else "",
+    ]
+    rendered = "\n".join([part for part in parts if part])
+    options = get("options") or {}
+    planned = generation.plan(generation.Request(model, rendered, options, get("format"), think))
 
     probabilities = _logprobs(body, planned)
 
@@ -139,16 +138,20 @@ async def generate(exchange: Exchange) -> None:
 
     def final(metrics: Metrics, now: str, whole: bool) -> Line:
         line: Line = {"model": name, "created_at": now}
-        line["response"] = planned.text() if whole else ""
-        if whole and planned.text("thinking"):
-            line["thinking"] = planned.text("thinking")
+        if whole:
+            line["response"] = "".join(planned.content)
+            thinking = "".join(planned.thinking)
+            if thinking:
+                line["thinking"] = thinking
+        else:
+            line["response"] = ""
         line["done"] = True
         line["done_reason"] = planned.done_reason
         if whole and probabilities:
             line["logprobs"] = probabilities
-        if not body.get("raw"):
+        if not raw:
             line["context"] = textgen.token_ids(planned.seed, planned.prompt_tokens + planned.count)
-        line.update(_nonzero(metrics))
+        _add_nonzero(line, metrics)
         return line
 
     await _serve_completion(
@@ -246,6 +249,22 @@ def _logprobs(body: dict[str, Any], planned: Completion) -> list[dict[str, Any]]
 def _nonzero(metrics: Metrics) -> dict[str, int]:
     """Ollama omits zero metrics (``omitempty``)."""
     return {k: v for k, v in metrics.as_dict().items() if v}
+
+
+def _add_nonzero(line: Line, metrics: Metrics) -> None:
+    """``line.update(_nonzero(metrics))`` without the two dicts in between."""
+    if metrics.total_duration:
+        line["total_duration"] = metrics.total_duration
+    if metrics.load_duration:
+        line["load_duration"] = metrics.load_duration
+    if metrics.prompt_eval_count:
+        line["prompt_eval_count"] = metrics.prompt_eval_count
+    if metrics.prompt_eval_duration:
+        line["prompt_eval_duration"] = metrics.prompt_eval_duration
+    if metrics.eval_count:
+        line["eval_count"] = metrics.eval_count
+    if metrics.eval_duration:
+        line["eval_duration"] = metrics.eval_duration
 
 
 LineOf = Callable[[Piece, str], Line]

@@ -189,6 +189,11 @@ def token_ids(seed: int, count: int) -> list[int]:
     return ids.tolist()
 
 
+# A stream byte's word, with its leading space, as it starts a sentence or not.
+_SPACED = [" " + _WORDS[b % len(_WORDS)] for b in range(256)]
+_SPACED_CAPITAL = [" " + _WORDS[b % len(_WORDS)].capitalize() for b in range(256)]
+
+
 def sentence_tokens(seed: int, count: int) -> list[str]:
     """``count`` word tokens forming sentences: capitalised, ending with a period.
 
@@ -205,17 +210,16 @@ def sentence_tokens(seed: int, count: int) -> list[str]:
         if length <= 64
         else hashlib.shake_256(key).digest(length)
     )
-    size = len(_WORDS)
-    words = [_WORDS[b % size] for b in stream[:count]]
-    start = 0
+    head = stream[:count]
+    tokens = list(map(_SPACED.__getitem__, head))
     breaks = stream[count:]
+    start = 0
     while start < count:
         end = min(count, start + 6 + breaks[start] % 9)  # sentences of 6-14 words
-        words[start] = words[start].capitalize()
-        words[end - 1] += "."
+        tokens[start] = _SPACED_CAPITAL[head[start]]
+        tokens[end - 1] += "."
         start = end
-    tokens = [" " + word for word in words]
-    tokens[0] = words[0]
+    tokens[0] = tokens[0][1:]
     return tokens
 
 
