@@ -8,7 +8,7 @@ import time
 from ollama_harness.errors import ApiError
 
 from . import faults, timing
-from .faults import Fault
+from .faults import NO_FAULT, Fault
 from .http import Request, Response
 from .state import MockState
 from .store import InstalledModel
@@ -26,7 +26,7 @@ class Exchange:
         self.response = response
         self.operation_id = operation_id
         self.started = time.perf_counter()
-        self.fault = Fault()
+        self.fault = NO_FAULT  # frozen: shared, not built per request
 
     async def preflight(self, model: str | None) -> Fault:
         """Decide this request's fault; refuse or delay before the first byte if it says so."""

@@ -34,7 +34,7 @@ class Piece:
     calls: list[dict[str, Any]] | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Completion:
     """The planned output, in generation order: thinking, then tool calls or content."""
 
