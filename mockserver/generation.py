@@ -103,7 +103,7 @@ def plan(request: Request) -> Completion:
     options = request.options
     tools = request.tools
     seed = textgen.request_seed(
-        request.model.name.display.lower(),
+        request.model.seed_name,
         request.prompt_text,
         options.get("seed", 0),
         request.format,

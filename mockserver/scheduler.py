@@ -106,7 +106,7 @@ class Scheduler:
     async def acquire(self, model: InstalledModel, keep_alive: float | None, num_ctx: int) -> Lease:
         """A slot on the model, loading it when needed; 503 when the queue is full."""
         self._purge()
-        key = model.name.key
+        key = model.key
         runner = self.runners.get(key)
         loaded_now = runner is None
         if runner is None:

@@ -156,8 +156,13 @@ class InstalledModel:
     modified_at: datetime
     digest: str = field(init=False)
     size: int = field(init=False)
+    # ``name.key`` and ``name.display.lower()``, asked on every request: computed once.
+    key: str = field(init=False, repr=False, compare=False)
+    seed_name: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        self.key = self.name.key
+        self.seed_name = self.name.display.lower()
         self.digest = hashlib.sha256(self.manifest).hexdigest()
         self.size = sum(int(layer["size"]) for layer in manifest_layers(self.manifest))
 
