@@ -142,22 +142,31 @@ def _openai_text(obj: dict[str, Any]) -> bool:
     return False
 
 
+def _stream_object(record: ResponseRecord, payload: bytes, now: float) -> dict[str, Any] | None:
+    """The JSON object one stream line carries; None (and the request failed with
+    its kind) for a line that is not JSON, not an object, or an ``{"error"}`` line."""
+    try:
+        obj = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        record.fail("bad_line", f"not JSON: {payload[:80]!r}", now)
+        return None
+    if not isinstance(obj, dict):
+        record.fail("bad_line", f"not a JSON object: {payload[:80]!r}", now)
+        return None
+    if "error" in obj:
+        record.fail("stream_error", _error_message(obj["error"]), now)
+        return None
+    return obj
+
+
 def feed_ndjson(record: ResponseRecord, line: bytes, now: float) -> None:
     """One complete NDJSON line of /api/generate or /api/chat."""
     line = line.strip()
     if not line:
         return
     record.last_at = now
-    try:
-        obj = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        record.fail("bad_line", f"not JSON: {line[:80]!r}", now)
-        return
-    if not isinstance(obj, dict):
-        record.fail("bad_line", f"not a JSON object: {line[:80]!r}", now)
-        return
-    if "error" in obj:
-        record.fail("stream_error", _error_message(obj["error"]), now)
+    obj = _stream_object(record, line, now)
+    if obj is None:
         return
     if _native_text(obj):
         record.text_chunk(now)
@@ -178,16 +187,8 @@ def feed_sse(record: ResponseRecord, line: bytes, now: float) -> None:
         record.settle_tokens()
         record.finished = True
         return
-    try:
-        obj = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        record.fail("bad_line", f"not JSON: {payload[:80]!r}", now)
-        return
-    if not isinstance(obj, dict):
-        record.fail("bad_line", f"not a JSON object: {payload[:80]!r}", now)
-        return
-    if "error" in obj:
-        record.fail("stream_error", _error_message(obj["error"]), now)
+    obj = _stream_object(record, payload, now)
+    if obj is None:
         return
     if _openai_text(obj):
         record.text_chunk(now)
