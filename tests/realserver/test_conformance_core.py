@@ -20,3 +20,25 @@ def test_conformance_core_passes(server: RunningServer) -> None:
     ]
     assert problems == []
     assert run.counts()["passed"] >= 40  # generate and chat, streamed and not, errors...
+
+
+@pytest.mark.reference
+@pytest.mark.slow
+def test_conformance_full_with_the_mock_registry_passes(server: RunningServer) -> None:
+    """Issue 6's proof: level full, pull and push through the mock in registry mode."""
+    from mockserver.testing import MockServer
+
+    with MockServer(blob_size=4096) as registry:
+        options = TargetOptions(
+            url=server.url, models=[MODEL], level="full", registry=registry.url, timeout=120
+        )
+        run = run_suite(options)
+    problems = [
+        f"{r.check_id}: {r.outcome}: {r.reason}"
+        for r in run.results
+        if r.outcome in ("failed", "error")
+    ]
+    assert problems == []
+    passed = {r.check_id for r in run.results if r.outcome == "passed"}
+    assert "lifecycle.push_and_pull_registry" in passed, sorted(passed)
+    assert run.counts()["passed"] >= 80
