@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import os
 import socket
 import subprocess
 import sys
@@ -125,11 +124,12 @@ def running_server(kind: str, options: DemoOptions, log: Path) -> Iterator[Serve
 def install_bundled_model(options: DemoOptions) -> str:
     """Register smollm2:135m in the store (idempotent); returns a line to print."""
     from realserver.bundled import SMOLLM2, install
+    from realserver.settings import RealServerSettings
     from realserver.store import ModelStore
 
-    root = options.models_dir or Path(
-        os.environ.get("OLLAMA_MODELS", Path.home() / ".ollama" / "models")
-    )
+    # The server's settings own the store's default (OLLAMA_MODELS, else ~/.ollama/models),
+    # so the demo installs where the server it starts will look.
+    root = options.models_dir or RealServerSettings().models
     stored = install(ModelStore(root), SMOLLM2)
     return f"{stored.name.display} in {root}"
 
