@@ -108,6 +108,7 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 
 def build_state(settings: RealServerSettings) -> ServerState:
     engine.use_extra_buffers(settings.llama_extra_buffers) if _llama_available() else None
+    engine.lower_inference_priority(settings.inference_nice)
     store = ModelStore(settings.models)
     store.clean_temporary()
     scheduler = Scheduler(

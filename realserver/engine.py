@@ -14,8 +14,10 @@ A context is not thread-safe: the scheduler hands each one to one request at a t
 from __future__ import annotations
 
 import codecs
+import contextlib
 import math
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -45,8 +47,15 @@ class GenerationResult:
     context: list[int] = field(default_factory=list)
 
 
-# Process-wide llama.cpp switch, set from the server settings at start.
-_backend = {"extra_buffers": False}
+@dataclass
+class _Backend:
+    """Process-wide llama.cpp switches, set from the server settings at start."""
+
+    extra_buffers: bool = False
+    nice: int = 0
+
+
+_backend = _Backend()
 
 
 def use_extra_buffers(enabled: bool) -> None:
@@ -70,7 +79,36 @@ def use_extra_buffers(enabled: bool) -> None:
         return params
 
     bindings.llama_model_default_params = default_params
-    _backend["extra_buffers"] = enabled
+    _backend.extra_buffers = enabled
+
+
+def lower_inference_priority(niceness: int) -> None:
+    """Run the token loops (and the llama.cpp threads they start) ``niceness`` lower.
+
+    A token is handed from the generating thread to the event loop, which must then
+    get a CPU to write it. With every core busy computing the next token, the loop
+    thread waited up to several milliseconds for one; a lower priority for the
+    computing threads lets the loop preempt them the moment a token is ready.
+    """
+    _backend.nice = max(0, niceness)
+
+
+def _lower_this_thread() -> None:
+    niceness = _backend.nice
+    # Only Linux gives each thread its own niceness (elsewhere this would renice
+    # the whole process, event loop included). OpenMP and ggml worker threads
+    # started from this thread inherit it.
+    if niceness and sys.platform == "linux":
+        with contextlib.suppress(OSError):
+            tid = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + niceness)
+
+
+def inference_executor() -> ThreadPoolExecutor:
+    """The one thread that makes every llama.cpp call of a context, at inference priority."""
+    return ThreadPoolExecutor(
+        max_workers=1, thread_name_prefix="llama-slot", initializer=_lower_this_thread
+    )
 
 
 def default_threads() -> int:
@@ -124,7 +162,7 @@ class LlamaContext:
     ):
         from llama_cpp import LLAMA_POOLING_TYPE_MEAN, Llama
 
-        use_extra_buffers(_backend["extra_buffers"])
+        use_extra_buffers(_backend.extra_buffers)
         self.load = load
         self.embedding = embedding
         threads = load.num_thread or default_threads()
@@ -161,7 +199,7 @@ class LlamaContext:
         self.lock = threading.Lock()
         # Every call into this context runs on one thread: llama.cpp's OpenMP team
         # belongs to the calling thread, and a new caller pays to wake a fresh team.
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama-slot")
+        self.executor = inference_executor()
         self._vocab = self.llm._model.vocab
         self._pieces: dict[int, bytes] = {}
 

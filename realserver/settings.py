@@ -71,6 +71,14 @@ class RealServerSettings(BaseSettings):
         "the AMX kernels crash in some VMs that advertise AMX",
     )
 
+    inference_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="niceness added to the threads that run llama.cpp, so that the event "
+        "loop gets a CPU the moment a token is ready (0: same priority; Linux only)",
+    )
+
     @field_validator("keep_alive")
     @classmethod
     def _valid_keep_alive(cls, value: str) -> str:

@@ -220,6 +220,10 @@ class ModelStore:
         self.manifests_dir = self.root / "manifests"
         self._thread_lock = threading.RLock()
         self._depth = 0
+        # Every inference request looks its model up; the manifest is read again only
+        # when its file changed. Manifests are replaced by rename, so a new one has a
+        # new inode even within one mtime tick.
+        self._loaded: dict[Path, tuple[tuple[int, int, int], StoredModel]] = {}
 
     # -- locking ---------------------------------------------------------------
     @contextlib.contextmanager
@@ -281,11 +285,14 @@ class ModelStore:
     # -- manifests ---------------------------------------------------------------
     def manifest_path(self, name: ModelName) -> Path:
         # Every part passed the name grammar (no '/', never '.' or '..'), so the
-        # path stays inside manifests_dir; the check below is belt and braces.
-        path = self.manifests_dir.joinpath(*name.manifest_parts())
-        if self.manifests_dir.resolve() not in path.resolve().parents:
-            raise StoreError("invalid model name")
-        return path
+        # path stays inside manifests_dir; the check below is belt and braces, on
+        # the strings (resolving the path on disk cost more than the rest of a
+        # lookup, which every inference request makes).
+        parts = name.manifest_parts()
+        for part in parts:
+            if part in ("", ".", "..") or os.sep in part or "\0" in part:
+                raise StoreError("invalid model name")
+        return self.manifests_dir.joinpath(*parts)
 
     def _find_manifest_path(self, name: ModelName) -> Path | None:
         exact = self.manifest_path(name)
@@ -309,15 +316,24 @@ class ModelStore:
         return ModelName(host, namespace, model, tag)
 
     def _load(self, path: Path) -> StoredModel:
-        raw = path.read_bytes()
         stat = path.stat()
-        return StoredModel(
+        signature = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        cached = self._loaded.get(path)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        raw = path.read_bytes()
+        stored = StoredModel(
             name=self._name_of(path),
             manifest=Manifest.from_bytes(raw),
             digest=hashlib.sha256(raw).hexdigest(),
             modified_at=datetime.fromtimestamp(stat.st_mtime, UTC).astimezone(),
             path=path,
         )
+        if len(raw) == stat.st_size:  # not caught between a truncation and a write
+            if len(self._loaded) > 1024:
+                self._loaded.clear()
+            self._loaded[path] = (signature, stored)
+        return stored
 
     def get(self, name: ModelName | str) -> StoredModel | None:
         """The stored model under a name, or None (a missing blob makes it unusable)."""

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
+
 import pytest
 
+from realserver import engine
 from realserver import options as opts
 from realserver.engine import StopMatcher
 from realserver.settings import RealServerSettings, split_host
@@ -97,3 +102,21 @@ def test_listening_socket_disables_nagle() -> None:
         assert sock.proto == socket.IPPROTO_TCP  # asyncio only sets NODELAY on TCP sockets
     finally:
         sock.close()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread niceness is Linux-only")
+@pytest.mark.parametrize("niceness", [0, 7])
+def test_inference_threads_run_below_the_event_loop(niceness: int) -> None:
+    def own_niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    here = own_niceness()
+    previous = engine._backend.nice
+    engine.lower_inference_priority(niceness)
+    try:
+        with engine.inference_executor() as executor:
+            inside = executor.submit(own_niceness).result()
+    finally:
+        engine.lower_inference_priority(previous)
+    assert inside == min(19, here + niceness)
+    assert own_niceness() == here  # the calling thread (the event loop's) is untouched

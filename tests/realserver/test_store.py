@@ -166,3 +166,30 @@ def test_mutation_lock_is_reentrant(tmp_path: Path) -> None:
     with store.mutation(), store.mutation():
         make_model(store, "nested", b"w", "s")
     assert store.get("nested") is not None
+
+
+def test_a_replaced_manifest_is_read_again(tmp_path: Path) -> None:
+    """Lookups reuse a parsed manifest only while its file is unchanged."""
+    store = ModelStore(tmp_path)
+    first = make_model(store, "tiny", b"weights", "be brief")
+    assert store.get("tiny") == first
+    second = make_model(store, "tiny", b"weights", "be verbose")  # same size, same tick
+    assert second.digest != first.digest
+    assert store.get("tiny") == second
+    # A manifest rewritten behind the store's back (another process) is noticed too.
+    path = second.path
+    path.write_bytes(json.dumps(json.loads(path.read_bytes())).encode())
+    again = store.get("tiny")
+    assert again is not None and again.digest == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert store.delete(parse_model_name("tiny"))
+    assert store.get("tiny") is None
+
+
+@pytest.mark.parametrize("part", ["..", ".", "", "a/b", "a\0b"])
+def test_a_name_that_escapes_the_store_is_refused_even_past_the_grammar(
+    tmp_path: Path, part: str
+) -> None:
+    from ollama_harness.names import ModelName
+
+    with pytest.raises(StoreError):
+        ModelStore(tmp_path).manifest_path(ModelName("registry.ollama.ai", part, "x", "latest"))
