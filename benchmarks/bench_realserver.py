@@ -13,7 +13,7 @@ Measurements alternate between the two sides round by round, so that load from
 other processes hits both alike; medians are reported. Decode rate is
 (tokens - 1) / (last token - first token) as the client sees it, on both sides.
 
-Run: ``python benchmarks/bench_realserver.py [--rounds 3] [--threads 2]``
+Run: ``python benchmarks/bench_realserver.py [--rounds 5] [--threads 2]``
 (needs the reference extra, ``llama-cpp-python[server]``, and the bundled model,
 which it installs into a temporary store from the download cache).
 """
@@ -250,7 +250,7 @@ def median(values: Iterator[float] | list[float]) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per comparison")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per comparison")
     parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads on both sides")
     parser.add_argument("--ttft-samples", type=int, default=10, help="warm TTFT samples per side")
     args = parser.parse_args()
