@@ -359,6 +359,16 @@ def main() -> int:
             llm.close()
             theirs.terminate()
             table.print()
+            for label, ours_side, theirs_side in (
+                ("decode", decode_ours, decode_theirs),
+                ("/v1 stream", chat_ours, chat_theirs),
+            ):
+                print(
+                    f"  per-round {label} tok/s, ours: "
+                    + ", ".join(f"{s.decode_rate:.1f}" for s in ours_side)
+                    + "; theirs: "
+                    + ", ".join(f"{s.decode_rate:.1f}" for s in theirs_side)
+                )
             overhead = median(ttft_ours) - median(ttft_theirs)
             print(f"warm TTFT overhead: {overhead:+.2f} ms (target <= 5 ms)")
             print(

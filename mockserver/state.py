@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from ollama_harness.durations import DurationError, parse_keep_alive
-from ollama_harness.errors import ApiError, decode_body
+from ollama_harness.errors import ApiError, decode_body, request_error
 from ollama_harness.names import ModelName, ModelNameError, parse_model_name
 from ollama_harness.spec import Spec, load_spec
 
@@ -18,7 +18,6 @@ from .faults import FaultPlan
 from .scheduler import Scheduler
 from .settings import MockSettings
 from .store import InstalledModel, ModelStore
-from .validation import RequestValidator
 
 
 class MockState:
@@ -47,7 +46,6 @@ class MockState:
         # Observable counters for tests: generations started / finished / cancelled.
         self.stats: Counter[str] = Counter()
         self._valid_bodies: dict[tuple[str, bytes], bool] = {}
-        self.validator = RequestValidator(self.spec)
         self._keys: dict[str, str] = {}
         self.uploads: dict[str, bytearray] = {}  # registry uploads in progress
         self.upload_counter = 0
@@ -86,7 +84,9 @@ class MockState:
         # Validation is a pure function of the bytes; load tools repeat bodies a lot.
         if key in self._valid_bodies:
             return
-        self.validator.check(operation_id, body)
+        error = request_error(operation_id, body, self.spec.validate_request(operation_id, body))
+        if error is not None:
+            raise error
         if len(self._valid_bodies) > 4096:
             self._valid_bodies.clear()
         self._valid_bodies[key] = True
