@@ -125,7 +125,7 @@ async def chat_completions(exchange: Exchange) -> None:
     body = state.decode(raw, "openaiChatCompletions")
     if body.get("messages") == []:  # Ollama's middleware words this one itself
         raise ApiError(400, "[] is too short - 'messages'")
-    state.validate(raw, "openaiChatCompletions", body)
+    state.validate("openaiChatCompletions", body)
     name = body.get("model")
     model = _model(exchange, name)
     messages = body.get("messages") or []

@@ -45,7 +45,6 @@ class MockState:
         )
         # Observable counters for tests: generations started / finished / cancelled.
         self.stats: Counter[str] = Counter()
-        self._valid_bodies: dict[tuple[str, bytes], bool] = {}
         self._keys: dict[str, str] = {}
         self.uploads: dict[str, bytearray] = {}  # registry uploads in progress
         self.upload_counter = 0
@@ -64,7 +63,7 @@ class MockState:
     def parse(self, raw: bytes, operation_id: str) -> dict[str, Any]:
         """Decode and validate a body against the spec; ApiError as Ollama words it."""
         body = self.decode(raw, operation_id)
-        self.validate(raw, operation_id, body)
+        self.validate(operation_id, body)
         return body
 
     @staticmethod
@@ -79,17 +78,10 @@ class MockState:
         decoded: dict[str, Any] = decode_body(raw, operation_id)
         return decoded
 
-    def validate(self, raw: bytes, operation_id: str, body: dict[str, Any]) -> None:
-        key = (operation_id, raw)
-        # Validation is a pure function of the bytes; load tools repeat bodies a lot.
-        if key in self._valid_bodies:
-            return
+    def validate(self, operation_id: str, body: dict[str, Any]) -> None:
         error = request_error(operation_id, body, self.spec.validate_request(operation_id, body))
         if error is not None:
             raise error
-        if len(self._valid_bodies) > 4096:
-            self._valid_bodies.clear()
-        self._valid_bodies[key] = True
 
     def lookup(self, raw_name: str) -> InstalledModel | None:
         key = self._keys.get(raw_name)

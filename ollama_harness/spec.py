@@ -252,13 +252,13 @@ class Spec:
         a microsecond, where collecting issues in Python costs ~100. A test keeps the
         two in agreement; without ``jsonschema_rs`` the Python validator answers.
         """
-        pointer = self.request_pointer(operation_id)
-        check = self._acceptors.get(pointer)
+        check = self._acceptors.get(operation_id)
         if check is None:
+            pointer = self.request_pointer(operation_id)
             check = _compiled_acceptor(self.document, pointer)
             if check is None:
                 check = self.validator_at(pointer).is_valid
-            self._acceptors[pointer] = check
+            self._acceptors[operation_id] = check
         return check
 
     def validate_request(self, operation_id: str, body: Any) -> list[SpecIssue]:
