@@ -41,6 +41,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.machine import cpu_times, describe_steal, steal_percent  # noqa: E402
 from realserver.bundled import install  # noqa: E402
 from realserver.engine import use_extra_buffers  # noqa: E402
 from realserver.store import MEDIA_MODEL, MEDIA_SYSTEM, ModelStore  # noqa: E402
@@ -338,6 +339,7 @@ def main() -> int:
                 )
                 short = {**body, "options": {**OPTIONS, "num_predict": 2}}
                 ttft_ours, ttft_theirs, round_trips = [], [], []
+                ttft_cpu = cpu_times()
                 for _ in range(args.ttft_samples):
                     time.sleep(0.2)
                     ttft_ours.append(native(client, short).ttft * 1000)
@@ -346,6 +348,7 @@ def main() -> int:
                     time.sleep(0.2)
                     round_trips.append(round_trip_ms(client))
                 table.add("warm TTFT", median(ttft_ours), median(ttft_theirs), "ms")
+                ttft_steal = steal_percent(ttft_cpu, cpu_times())
 
                 chat_ours, chat_theirs = [], []
                 for _ in range(args.rounds):
@@ -389,7 +392,8 @@ def main() -> int:
             print(f"warm TTFT overhead: {overhead:+.2f} ms (target <= 5 ms)")
             print(
                 "  of which this machine's bare HTTP round trip after the same idle gap "
-                f"(GET /api/version): {median(round_trips):.2f} ms"
+                f"(GET /api/version): {median(round_trips):.2f} ms; "
+                f"{describe_steal(ttft_steal)} of the CPU time meanwhile"
             )
             print(
                 "aggregate /api/generate output tokens/s (num_parallel 4, "
