@@ -122,13 +122,22 @@ def test_queue_beyond_max_queue_is_503_and_nothing_hangs(
 
 def test_disconnect_mid_stream_frees_the_slot(small: RunningServer, client: httpx.Client) -> None:
     quick(client)  # loaded and warm
-    stream = Streamer(f"{small.url}/api/generate", long_request())
-    stream.start()
-    assert stream.first_line.wait(60)
-    while len(stream.lines) < 3 and not stream.finished.is_set():
-        time.sleep(0.01)
-    stream.hang_up.set()
-    assert stream.finished.wait(10)
+    # The client must hang up on a generation that is still running; when the model
+    # ends its answer within three lines, another seed gives a longer one.
+    for seed in range(5):
+        body = {**long_request(), "options": {"num_predict": 2000, "seed": seed}}
+        stream = Streamer(f"{small.url}/api/generate", body)
+        stream.start()
+        assert stream.first_line.wait(60)
+        while len(stream.lines) < 3 and not stream.finished.is_set():
+            time.sleep(0.01)
+        hung_up_mid_stream = not stream.finished.is_set()
+        stream.hang_up.set()
+        assert stream.finished.wait(10)
+        if hung_up_mid_stream and not stream.lines[-1]["done"]:
+            break
+    else:
+        pytest.fail("every generation ended within three lines: the disconnect was never exercised")
     started = time.perf_counter()
     answer = quick(client)
     waited = time.perf_counter() - started
