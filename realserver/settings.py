@@ -76,7 +76,7 @@ class RealServerSettings(BaseSettings):
         ge=0,
         le=19,
         description="niceness added to the threads that run llama.cpp, so that the event "
-        "loop gets a CPU the moment a token is ready (0: same priority; Linux only)",
+        "loop wins a CPU sooner when a token is ready (0: same priority; Linux only)",
     )
 
     @field_validator("keep_alive")
