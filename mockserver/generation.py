@@ -75,16 +75,6 @@ class Metrics:
     eval_count: int
     eval_duration: int
 
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "total_duration": self.total_duration,
-            "load_duration": self.load_duration,
-            "prompt_eval_count": self.prompt_eval_count,
-            "prompt_eval_duration": self.prompt_eval_duration,
-            "eval_count": self.eval_count,
-            "eval_duration": self.eval_duration,
-        }
-
 
 @dataclass
 class Request:

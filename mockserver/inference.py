@@ -231,7 +231,7 @@ async def chat(exchange: Exchange) -> None:
         line["done_reason"] = planned.done_reason
         if whole and probabilities:
             line["logprobs"] = probabilities
-        line.update(_nonzero(metrics))
+        _add_nonzero(line, metrics)
         return line
 
     await _serve_completion(
@@ -246,13 +246,9 @@ def _logprobs(body: dict[str, Any], planned: Completion) -> list[dict[str, Any]]
     return textgen.logprobs(planned.content, planned.seed, int(body.get("top_logprobs") or 0))
 
 
-def _nonzero(metrics: Metrics) -> dict[str, int]:
-    """Ollama omits zero metrics (``omitempty``)."""
-    return {k: v for k, v in metrics.as_dict().items() if v}
-
-
 def _add_nonzero(line: Line, metrics: Metrics) -> None:
-    """``line.update(_nonzero(metrics))`` without the two dicts in between."""
+    """The metrics Ollama sends: it omits zero ones (``omitempty``); set one by one,
+    without building a dict to merge, as every final line does this."""
     if metrics.total_duration:
         line["total_duration"] = metrics.total_duration
     if metrics.load_duration:
