@@ -19,18 +19,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.machine import free_port, wait_for_port
 from load import run_profile, run_sweep
 from load.workload import Workload
 
@@ -80,25 +81,6 @@ PLAIN_LOCUSTFILE = textwrap.dedent(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(port: int, process: subprocess.Popen[bytes], seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on port {port} after {seconds:.0f}s")
-
-
 def plain_locust_rps(url: str, users: int, seconds: int, work: Path) -> float:
     locustfile = work / "plain_locustfile.py"
     locustfile.write_text(PLAIN_LOCUSTFILE)
@@ -141,7 +123,7 @@ def overhead(users: int, seconds: int, rounds: int, work: Path) -> dict[str, Any
     port = free_port()
     server = subprocess.Popen([sys.executable, "-c", BARE_SERVER, str(port)])
     try:
-        wait_for(port, server)
+        wait_for_port(port, server)
         url = f"http://127.0.0.1:{port}"
         ours, plain = [], []
         for i in range(rounds):
@@ -235,7 +217,7 @@ def reference(seconds: int, levels: list[float], work: Path) -> dict[str, Any]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for(port, server, 120)
+        wait_for_port(port, server, 120)
         url = f"http://127.0.0.1:{port}"
         # load the model first: its load time belongs to no steady-state figure
         warm = {

@@ -21,7 +21,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,7 +30,13 @@ from typing import Any
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent.parent))
 
-from benchmarks.machine import cpu_times, describe_steal, steal_percent  # noqa: E402
+from benchmarks.machine import (  # noqa: E402
+    cpu_times,
+    describe_steal,
+    free_port,
+    steal_percent,
+    wait_for_port,
+)
 
 MODEL = "smollm2:135m"
 
@@ -79,12 +84,6 @@ def serve(kind: str, port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start(kind: str) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     process = subprocess.Popen(
@@ -92,17 +91,12 @@ def start(kind: str) -> tuple[subprocess.Popen[bytes], int]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{kind} server died: {process.stderr.read().decode()}")  # type: ignore[union-attr]
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return process, port
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise TimeoutError(f"{kind} server did not start")
+    try:
+        wait_for_port(port, process)
+    except RuntimeError:
+        process.kill()
+        raise
+    return process, port
 
 
 # -- the load generator ----------------------------------------------------------------

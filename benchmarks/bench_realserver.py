@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,7 +40,12 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.machine import cpu_times, describe_steal, steal_percent  # noqa: E402
+from benchmarks.machine import (  # noqa: E402
+    cpu_times,
+    describe_steal,
+    free_port,
+    steal_percent,
+)
 from realserver.bundled import install  # noqa: E402
 from realserver.engine import use_extra_buffers  # noqa: E402
 from realserver.store import MEDIA_MODEL, MEDIA_SYSTEM, ModelStore  # noqa: E402
@@ -59,12 +63,6 @@ class Stream:
     decode_rate: float  # tokens/s between first and last token
     tokens: int
     total: float  # s, send to last byte
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(url: str, process: subprocess.Popen[bytes], deadline_s: float = 120) -> None:

@@ -1,4 +1,4 @@
-"""What the machine itself did during a measurement: CPU time stolen by the host.
+"""The machine the benchmarks run on: free ports, servers coming up, CPU steal.
 
 On a virtual machine the hypervisor can take the CPUs away for tens of
 milliseconds ("steal" in ``/proc/stat``). Such a pause stalls every request in
@@ -9,6 +9,9 @@ reader can tell a slow server from a busy host.
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import time
 from pathlib import Path
 
 _STAT = Path("/proc/stat")
@@ -36,3 +39,25 @@ def steal_percent(before: list[int] | None, after: list[int] | None) -> float | 
 
 def describe_steal(percent: float | None) -> str:
     return "steal n/a" if percent is None else f"steal {percent:4.1f}%"
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], seconds: float = 30.0) -> None:
+    """Return once ``process`` accepts connections on ``port``; raise if it dies first."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            said = process.stderr.read().decode(errors="replace") if process.stderr else ""
+            raise RuntimeError(f"server exited with {process.returncode} {said}".strip())
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port} after {seconds:.0f}s")
