@@ -9,22 +9,16 @@ created, copied and deleted is a loadable model on disk.
 
 from __future__ import annotations
 
-import contextlib
-import io
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import ollama
 import pytest
-import requests
 
 from mockserver.testing import MockServer
-from tests.mock.seed_examples.python_examples import PYTHON_EXAMPLES
+from tests.mock.seed_examples.runner import route_to, run_example
 
 from .conftest import RefServer, start_ref, store_is_consistent
 
-DOC_BASE = "http://localhost:11434"
 PUBLISHED = ("llama3.2", "qwen2.5-coder:7b", "nomic-embed-text")
 
 
@@ -58,25 +52,8 @@ def target(tmp_path: Path, published: MockServer) -> Iterator[RefServer]:
 
 @pytest.fixture
 def routed(target: RefServer, monkeypatch: pytest.MonkeyPatch) -> RefServer:
-    original = requests.Session.request
-
-    def request(self: requests.Session, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        if url.startswith(DOC_BASE):
-            url = target.url + url[len(DOC_BASE) :]
-        return original(self, method, url, *args, **kwargs)
-
-    monkeypatch.setattr(requests.Session, "request", request)
-    client = ollama.Client(host=target.url)
-    for function in ("create", "list", "copy", "delete", "pull", "push", "show"):
-        monkeypatch.setattr(ollama, function, getattr(client, function))
+    route_to(target.url, monkeypatch)
     return target
-
-
-def run_example(name: str) -> str:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(compile(PYTHON_EXAMPLES[name], f"<seed {name}>", "exec"), {"__name__": "__main__"})
-    return out.getvalue()
 
 
 def _names(server: RefServer) -> set[str]:

@@ -8,23 +8,18 @@ document says it shows.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from typing import Any
 
 import httpx
 import ollama
 import pytest
-import requests
 
 from mockserver.testing import MockServer
 from ollama_harness.spec import Spec
 
 from .curl_examples import CURL_EXAMPLES
-from .python_examples import PYTHON_EXAMPLES
-
-DOC_BASE = "http://localhost:11434"
+from .runner import route_to, run_example
 
 
 @pytest.mark.parametrize("example", CURL_EXAMPLES, ids=[c[0] for c in CURL_EXAMPLES])
@@ -60,39 +55,8 @@ def test_curl_example(
 
 @pytest.fixture
 def routed(ollama_mock: MockServer, monkeypatch: pytest.MonkeyPatch) -> MockServer:
-    """Send the documents' localhost:11434 traffic to the mock, code untouched."""
-    original = requests.Session.request
-
-    def request(self: requests.Session, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        if url.startswith(DOC_BASE):
-            url = ollama_mock.url + url[len(DOC_BASE) :]
-        return original(self, method, url, *args, **kwargs)
-
-    monkeypatch.setattr(requests.Session, "request", request)
-    client = ollama.Client(host=ollama_mock.url)
-    for function in (
-        "generate",
-        "chat",
-        "create",
-        "list",
-        "copy",
-        "delete",
-        "pull",
-        "push",
-        "embed",
-        "embeddings",
-        "show",
-        "ps",
-    ):
-        monkeypatch.setattr(ollama, function, getattr(client, function))
+    route_to(ollama_mock.url, monkeypatch)
     return ollama_mock
-
-
-def run_example(name: str) -> str:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(compile(PYTHON_EXAMPLES[name], f"<seed {name}>", "exec"), {"__name__": "__main__"})
-    return out.getvalue()
 
 
 EXPECTED_OUTPUT = {
