@@ -9,6 +9,7 @@ with the ``gguf`` package, so quantisation and GGUF parsing are real.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -85,21 +86,25 @@ class RefServer:
         return [json.loads(line) for line in response.text.splitlines() if line.strip()]
 
 
-def start_ref(root: Path, **settings: Any) -> tuple[ThreadServer, RefServer]:
+@contextlib.contextmanager
+def running_ref(root: Path, **settings: Any) -> Iterator[RefServer]:
+    """A reference server in a thread on a free port, stopped on leaving the block."""
     config = RealServerSettings.model_validate(
         {"models": root, "host": "127.0.0.1:0", "num_thread": 2, **settings}
     )
     thread = ThreadServer(create_app(config)).start()
     client = httpx.Client(base_url=thread.url, timeout=120)
-    return thread, RefServer(thread.url, root, ModelStore(root), client)
+    try:
+        yield RefServer(thread.url, root, ModelStore(root), client)
+    finally:
+        client.close()
+        thread.stop()
 
 
 @pytest.fixture
 def ref(tmp_path: Path) -> Iterator[RefServer]:
-    thread, server = start_ref(tmp_path / "models")
-    yield server
-    server.http.close()
-    thread.stop()
+    with running_ref(tmp_path / "models") as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

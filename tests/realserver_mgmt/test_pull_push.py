@@ -17,7 +17,7 @@ import pytest
 from mockserver.testing import MockServer
 from ollama_harness.spec import load_spec
 
-from .conftest import RefServer, ThreadServer, registry_host, start_ref, store_is_consistent
+from .conftest import RefServer, ThreadServer, registry_host, running_ref, store_is_consistent
 from .fake_registry import FakeRegistry, digest_of
 
 SPEC = load_spec()
@@ -27,10 +27,8 @@ SYSTEM_TYPE = "application/vnd.ollama.image.system"
 
 @pytest.fixture
 def second(tmp_path: Path) -> Iterator[RefServer]:
-    thread, server = start_ref(tmp_path / "second")
-    yield server
-    server.http.close()
-    thread.stop()
+    with running_ref(tmp_path / "second") as server:
+        yield server
 
 
 @pytest.fixture
@@ -136,15 +134,11 @@ def test_pull_push_refuse_bad_names(ref: RefServer, name: str) -> None:
 
 
 def test_pull_with_mirror_gets_default_registry_names(tmp_path: Path, registry: MockServer) -> None:
-    thread, server = start_ref(tmp_path / "m", registry_mirror=registry.url)
-    try:
+    with running_ref(tmp_path / "m", registry_mirror=registry.url) as server:
         lines = server.lines("/api/pull", {"model": "llama3.2"})
         assert lines[-1] == {"status": "success"}
         assert (tmp_path / "m/manifests/registry.ollama.ai/library/llama3.2/latest").is_file()
         assert store_is_consistent(tmp_path / "m") == []
-    finally:
-        server.http.close()
-        thread.stop()
 
 
 def test_interrupted_pull_resumes_from_partial_file(

@@ -17,7 +17,7 @@ import pytest
 from mockserver.testing import MockServer
 from tests.mock.seed_examples.runner import route_to, run_example
 
-from .conftest import RefServer, start_ref, store_is_consistent
+from .conftest import RefServer, running_ref, store_is_consistent
 
 PUBLISHED = ("llama3.2", "qwen2.5-coder:7b", "nomic-embed-text")
 
@@ -26,28 +26,22 @@ PUBLISHED = ("llama3.2", "qwen2.5-coder:7b", "nomic-embed-text")
 def published(tmp_path_factory: pytest.TempPathFactory, tiny_f16: Path) -> Iterator[MockServer]:
     """A mock registry serving real tiny models under the names the seeds use."""
     with MockServer(blob_size=4096) as mock:
-        thread, publisher = start_ref(
+        with running_ref(
             tmp_path_factory.mktemp("publisher"), registry_mirror=mock.url
-        )
-        try:
+        ) as publisher:
             digest = publisher.upload(tiny_f16)
             for name in PUBLISHED:
                 publisher.lines(
                     "/api/create", {"model": name, "files": {"m.gguf": digest}, "system": name}
                 )
                 assert publisher.lines("/api/push", {"model": name})[-1] == {"status": "success"}
-        finally:
-            publisher.http.close()
-            thread.stop()
         yield mock
 
 
 @pytest.fixture
 def target(tmp_path: Path, published: MockServer) -> Iterator[RefServer]:
-    thread, server = start_ref(tmp_path / "models", registry_mirror=published.url)
-    yield server
-    server.http.close()
-    thread.stop()
+    with running_ref(tmp_path / "models", registry_mirror=published.url) as server:
+        yield server
 
 
 @pytest.fixture
