@@ -521,16 +521,20 @@ class _State:
 
 
 class Template:
-    """A parsed Go template; :meth:`render` executes it against a data value."""
+    """A parsed Go template; :meth:`render` executes it against a data value.
+
+    The parse tree is compiled once into nested closures, so that rendering (on
+    every request, in the event loop) does no dispatch on node kinds.
+    """
 
     def __init__(self, source: str) -> None:
         self.source = source
-        self._nodes = _Parser(source).parse()
+        self._run = _compile_list(_Parser(source).parse())
 
     def render(self, data: Any) -> str:
         state = _State(data)
         try:
-            self._walk(self._nodes, data, state)
+            self._run(data, state)
         except (_BreakError, _ContinueError):
             raise TemplateError("break or continue outside range") from None
         return "".join(state.out)
@@ -539,131 +543,236 @@ class Template:
         """Whether a field of this name appears anywhere (``.Tools``, ``.Suffix``)."""
         return re.search(rf"\.{re.escape(name)}\b", self.source) is not None
 
-    # The walker: dot is the current value of ".".
-    def _walk(self, nodes: list[Any], dot: Any, state: _State) -> None:
-        for node in nodes:
-            if isinstance(node, _Text):
-                state.out.append(node.text)
-            elif isinstance(node, _Action):
-                value = self._pipeline(node.pipeline, dot, state)
-                if not node.pipeline.variables:
-                    state.out.append(to_text(value))
-            elif isinstance(node, _Branch):
-                self._branch(node, dot, state)
-            elif isinstance(node, _Loop):
-                raise _BreakError() if node.kind == "break" else _ContinueError()
 
-    def _scoped(self, nodes: list[Any], dot: Any, state: _State, scope: dict[str, Any]) -> None:
-        state.scopes.append(scope)
+# -- compiling the tree ----------------------------------------------------------------
+# Output steps take (dot, state) and append to state.out; value steps take
+# (dot, state) and return a value; commands also take the value piped into them.
+# Errors (an unknown function, a missing field) are raised when a step runs, not
+# while compiling: a branch that is never taken cannot fail.
+
+_Step = Callable[[Any, _State], Any]
+_CommandStep = Callable[[Any, _State, Any], Any]
+
+
+def _compile_list(nodes: list[Any]) -> _Step:
+    steps = [_compile_node(node) for node in nodes]
+    if len(steps) == 1:
+        return steps[0]
+
+    def run_all(dot: Any, state: _State) -> None:
+        for step in steps:
+            step(dot, state)
+
+    return run_all
+
+
+def _compile_node(node: Any) -> _Step:
+    if isinstance(node, _Text):
+        text = node.text
+
+        def emit_text(dot: Any, state: _State) -> None:
+            state.out.append(text)
+
+        return emit_text
+    if isinstance(node, _Action):
+        pipeline = _compile_pipeline(node.pipeline)
+        if node.pipeline.variables:
+            return pipeline  # a declaration or assignment prints nothing
+
+        def emit_value(dot: Any, state: _State) -> None:
+            state.out.append(to_text(pipeline(dot, state)))
+
+        return emit_value
+    if isinstance(node, _Branch):
+        return _compile_range(node) if node.kind == "range" else _compile_if(node)
+    jump = _BreakError if node.kind == "break" else _ContinueError
+
+    def leave(dot: Any, state: _State) -> None:
+        raise jump()
+
+    return leave
+
+
+def _compile_if(node: _Branch) -> _Step:
+    """``if`` and ``with``: variables of the header live in the branch's own scope."""
+    condition = _compile_pipeline(node.pipeline)
+    body = _compile_list(node.body)
+    otherwise = _compile_list(node.otherwise)
+    rebinds = node.kind == "with"
+
+    def branch(dot: Any, state: _State) -> None:
+        scopes = state.scopes
+        scopes.append({})
         try:
-            self._walk(nodes, dot, state)
-        finally:
-            state.scopes.pop()
-
-    def _branch(self, node: _Branch, dot: Any, state: _State) -> None:
-        scope: dict[str, Any] = {}
-        state.scopes.append(scope)
-        try:
-            if node.kind == "range":
-                self._range(node, dot, state)
-                return
-            value = self._pipeline(node.pipeline, dot, state)
-            if truth(value):
-                self._scoped(node.body, value if node.kind == "with" else dot, state, {})
-            else:
-                self._scoped(node.otherwise, dot, state, {})
-        finally:
-            state.scopes.pop()
-
-    def _range(self, node: _Branch, dot: Any, state: _State) -> None:
-        pipeline = node.pipeline
-        value = self._pipeline(_Pipeline(pipeline.commands), dot, state)
-        if isinstance(value, Mapping):
-            items: list[tuple[Any, Any]] = sorted(value.items())
-        elif isinstance(value, int) and not isinstance(value, bool):
-            items = [(i, i) for i in range(value)]
-        elif value is None:
-            items = []
-        elif isinstance(value, Sequence) and not isinstance(value, str):
-            items = list(enumerate(value))
-        else:
-            raise TemplateError(f"range can't iterate over {to_text(value)}")
-        if not items:
-            self._scoped(node.otherwise, dot, state, {})
-            return
-        names = pipeline.variables
-        for key, element in items:
-            scope: dict[str, Any] = {}
-            if len(names) == 1:
-                scope[names[0]] = element
-            elif len(names) == 2:
-                scope[names[0]], scope[names[1]] = key, element
+            value = condition(dot, state)
+            scopes.append({})
             try:
-                self._scoped(node.body, element, state, scope)
-            except _BreakError:
-                break
-            except _ContinueError:
-                continue
+                if truth(value):
+                    body(value if rebinds else dot, state)
+                else:
+                    otherwise(dot, state)
+            finally:
+                scopes.pop()
+        finally:
+            scopes.pop()
 
-    def _pipeline(self, pipeline: _Pipeline, dot: Any, state: _State) -> Any:
+    return branch
+
+
+def _range_items(value: Any) -> list[tuple[Any, Any]]:
+    if isinstance(value, Mapping):
+        return sorted(value.items())
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [(i, i) for i in range(value)]
+    if value is None:
+        return []
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return list(enumerate(value))
+    raise TemplateError(f"range can't iterate over {to_text(value)}")
+
+
+def _compile_range(node: _Branch) -> _Step:
+    source = _compile_pipeline(_Pipeline(node.pipeline.commands))
+    body = _compile_list(node.body)
+    otherwise = _compile_list(node.otherwise)
+    names = node.pipeline.variables
+
+    def loop(dot: Any, state: _State) -> None:
+        scopes = state.scopes
+        scopes.append({})
+        try:
+            items = _range_items(source(dot, state))
+            if not items:
+                scopes.append({})
+                try:
+                    otherwise(dot, state)
+                finally:
+                    scopes.pop()
+                return
+            for key, element in items:
+                scope: dict[str, Any] = {}
+                if len(names) == 1:
+                    scope[names[0]] = element
+                elif len(names) == 2:
+                    scope[names[0]], scope[names[1]] = key, element
+                scopes.append(scope)
+                try:
+                    body(element, state)
+                except _BreakError:
+                    break
+                except _ContinueError:
+                    continue
+                finally:
+                    scopes.pop()
+        finally:
+            scopes.pop()
+
+    return loop
+
+
+def _compile_pipeline(pipeline: _Pipeline) -> _Step:
+    commands = [_compile_command(command) for command in pipeline.commands]
+    variables, declare = pipeline.variables, pipeline.declare
+    if len(commands) == 1 and not variables:
+        only = commands[0]
+        return lambda dot, state: only(dot, state, _NOTHING)
+
+    def run(dot: Any, state: _State) -> Any:
         value: Any = _NOTHING
-        for command in pipeline.commands:
-            value = self._command(command, dot, state, value)
-        if pipeline.variables:
-            if pipeline.declare:
-                state.scopes[-1][pipeline.variables[-1]] = value
+        for command in commands:
+            value = command(dot, state, value)
+        if variables:
+            if declare:
+                state.scopes[-1][variables[-1]] = value
             else:
-                state.assign(pipeline.variables[-1], value)
+                state.assign(variables[-1], value)
         return value
 
-    def _command(self, command: _Command, dot: Any, state: _State, piped: Any) -> Any:
-        first, *rest = command.args
-        if first.kind == "ident":
-            name = first.value
-            if name in _LAZY:
-                return self._lazy(name, rest, dot, state, piped)
-            function = FUNCTIONS.get(name)
-            if function is None:
-                raise TemplateError(f'function "{name}" not defined')
-            args = [self._operand(arg, dot, state) for arg in rest]
-            if piped is not _NOTHING:
-                args.append(piped)
-            try:
-                return function(*args)
-            except TemplateError:
-                raise
-            except (TypeError, ValueError) as exc:
-                raise TemplateError(f"error calling {name}: {exc}") from None
-        if rest or piped is not _NOTHING:
-            raise TemplateError("can't give argument to non-function")
-        return self._operand(first, dot, state)
+    return run
 
-    def _lazy(self, name: str, args: list[_Operand], dot: Any, state: _State, piped: Any) -> Any:
-        if not args and piped is _NOTHING:
+
+def _compile_command(command: _Command) -> _CommandStep:
+    first, *rest = command.args
+    if first.kind != "ident":
+        operand = _compile_operand(first)
+        takes_arguments = bool(rest)
+
+        def value(dot: Any, state: _State, piped: Any) -> Any:
+            if takes_arguments or piped is not _NOTHING:
+                raise TemplateError("can't give argument to non-function")
+            return operand(dot, state)
+
+        return value
+    name = first.value
+    arguments = [_compile_operand(arg) for arg in rest]
+    if name in _LAZY:
+        return _compile_lazy(name, arguments)
+
+    def call(dot: Any, state: _State, piped: Any) -> Any:
+        function = FUNCTIONS.get(name)
+        if function is None:
+            raise TemplateError(f'function "{name}" not defined')
+        values = [argument(dot, state) for argument in arguments]
+        if piped is not _NOTHING:
+            values.append(piped)
+        try:
+            return function(*values)
+        except TemplateError:
+            raise
+        except (TypeError, ValueError) as exc:
+            raise TemplateError(f"error calling {name}: {exc}") from None
+
+    return call
+
+
+def _compile_lazy(name: str, arguments: list[_Step]) -> _CommandStep:
+    """``and`` / ``or``: operands are evaluated one at a time, up to the deciding one."""
+    decides_when = name == "or"
+
+    def lazy(dot: Any, state: _State, piped: Any) -> Any:
+        if not arguments and piped is _NOTHING:
             raise TemplateError(f"wrong number of args for {name}")
         result: Any = None
-        operands: list[_Operand | None] = [*args, *([None] if piped is not _NOTHING else [])]
-        for operand in operands:
-            # Evaluated one at a time: and/or stop at the first deciding value.
-            result = piped if operand is None else self._operand(operand, dot, state)
-            if truth(result) == (name == "or"):
+        for argument in arguments:
+            result = argument(dot, state)
+            if truth(result) == decides_when:
                 return result
+        if piped is not _NOTHING:
+            result = piped
         return result
 
-    def _operand(self, operand: _Operand, dot: Any, state: _State) -> Any:
-        if operand.kind == "literal":
-            return operand.value
-        if operand.kind == "field":
-            value = dot
-        elif operand.kind == "variable":
-            value = state.lookup(operand.value)
-        elif operand.kind == "pipeline":
-            value = self._pipeline(operand.value, dot, state)
-        else:  # a function name used as a value: call it without arguments
-            return self._command(_Command([operand]), dot, state, _NOTHING)
-        for name in operand.chain:
+    return lazy
+
+
+def _compile_operand(operand: _Operand) -> _Step:
+    kind, chain = operand.kind, operand.chain
+    if kind == "literal":
+        constant = operand.value
+        return lambda dot, state: constant
+    if kind == "ident":  # a function name used as a value: call it without arguments
+        command = _compile_command(_Command([operand]))
+        return lambda dot, state: command(dot, state, _NOTHING)
+    base: _Step
+    if kind == "field":
+        if len(chain) == 1:
+            only = chain[0]
+            return lambda dot, state: _field(dot, only)
+        base = lambda dot, state: dot  # noqa: E731
+    elif kind == "variable":
+        variable = operand.value
+        base = lambda dot, state: state.lookup(variable)  # noqa: E731
+    else:
+        base = _compile_pipeline(operand.value)
+    if not chain:
+        return base
+
+    def walk(dot: Any, state: _State) -> Any:
+        value = base(dot, state)
+        for name in chain:
             value = _field(value, name)
         return value
+
+    return walk
 
 
 _NOTHING: Any = object()

@@ -49,6 +49,12 @@ from realserver.gotemplate import Template, TemplateError, render, to_text, trut
         ("{{ (index .L 0).Name }}", {"L": [{"Name": "n"}]}, "n"),
         ('{{ "quoted \\"text\\"" }}', {}, 'quoted "text"'),
         ("{{ `raw {{ }}` }}", {}, "raw {{ }}"),
+        ("{{ .A | or .B }}", {"A": "a", "B": ""}, "a"),
+        ("{{ .A | and .B }}", {"A": "a", "B": ""}, ""),
+        ("{{ with $x := .P }}{{ $x.Q }}{{ end }}", {"P": {"Q": 1}}, "1"),
+        ("{{ $y := 0 }}{{ range .L }}{{ $y = . }}{{ end }}{{ $y }}", {"L": [1, 2, 3]}, "3"),
+        ("{{ range $k, $v := .M }}{{ $k }}{{ $v }}{{ end }}", {"M": {"b": 2, "a": 1}}, "a1b2"),
+        ("{{ range 3 }}{{ . }}{{ end }}", {}, "012"),
     ],
 )
 def test_renders_like_go(source: str, data: dict[str, Any], expected: str) -> None:
