@@ -65,6 +65,8 @@ from realserver.store import MEDIA_MODEL, MEDIA_SYSTEM, ModelStore  # noqa: E402
 MODEL = "smollm2:135m"
 QUESTION = "Write a long, detailed essay about the history of the Roman Empire."
 TOKENS = 200
+# Above this share of CPU time taken by the hypervisor, a run says its figures are suspect.
+BUSY_HOST_STEAL = 2.0
 # Same sampling on both sides: greedy, no repetition penalty (llama-cpp-python's default).
 OPTIONS = {"temperature": 0, "repeat_penalty": 1.0, "num_predict": TOKENS}
 
@@ -445,6 +447,7 @@ def main() -> int:
                 openai_chat(other, str(model_path))
 
                 decode_ours, decode_theirs = [], []
+                run_cpu = cpu_times()
                 for _ in range(args.rounds):
                     decode_ours.append(lean_stream(lean, body_bytes))
                     time.sleep(0.5)  # idle llama.cpp threads of one side spin a while
@@ -502,6 +505,7 @@ def main() -> int:
                     median(s.tokens / s.total for s in chat_theirs),
                     "tok/s",
                 )
+            run_steal = steal_percent(run_cpu, cpu_times())
             lean.close()
             llm.close()
             theirs.terminate()
@@ -539,6 +543,15 @@ def main() -> int:
                 "  through httpx instead (what a Python app using it sees), difference "
                 f"of the medians: {median(ttft_httpx) - median(ttft_theirs):+.2f} ms"
             )
+            print(f"host: {describe_steal(run_steal)} of the CPU time over the comparisons above")
+            if run_steal is not None and run_steal > BUSY_HOST_STEAL:
+                # A stolen vCPU delays whichever thread it was running. A request to the
+                # server wakes a thread five times (event loop, slot, OpenMP worker, event
+                # loop, client), an in-process call once (the OpenMP worker).
+                print(
+                    f"  the host took more than {BUSY_HOST_STEAL:.0f}% of the CPU time: these "
+                    "figures describe the host as much as the server; run again when it is quiet"
+                )
             print(
                 "aggregate /api/generate output tokens/s (num_parallel 4, "
                 f"{args.threads} threads per context):"
