@@ -298,18 +298,19 @@ class LlamaContext:
                 pending.append(self._logprob(token, top_logprobs))
             piece = decoder.decode(self.piece(token))
             text, stopped = matcher.feed(piece)
+            handover = (text, pending) if text else None
             if text:
-                emit(text, pending)
                 pending = []
-            if stopped:
-                break
-            if limit >= 0 and len(generated) >= limit:
+            if stopped or (limit >= 0 and len(generated) >= limit):
+                done_reason = "stop" if stopped else "length"
+            elif llm.n_tokens >= self.n_ctx and (limit == -2 or not self._shift(sampling.num_keep)):
                 done_reason = "length"
-                break
-            if llm.n_tokens >= self.n_ctx and (limit == -2 or not self._shift(sampling.num_keep)):
-                done_reason = "length"
-                break
-            llm.eval([token])
+            else:
+                self._decode_next(token, emit, handover)
+                continue
+            if handover is not None:
+                emit(*handover)
+            break
         if done_reason != "stop" or not stopped:
             # Text held back for a stop string that never completed is output after all.
             tail = matcher.flush() + decoder.decode(b"", final=True)
@@ -324,6 +325,35 @@ class LlamaContext:
             eval_duration=max(end - prompt_done, 1),
             context=[*prompt, *generated],
         )
+
+    def _decode_next(
+        self,
+        token: int,
+        emit: Callable[[str, list[dict[str, Any]]], None],
+        handover: tuple[str, list[dict[str, Any]]] | None,
+    ) -> None:
+        """``Llama.eval([token])``, handing the previous text over just before llama_decode.
+
+        Handed over earlier, the event loop woke and took the GIL while this thread
+        still had Python to run before llama_decode, and held it for its whole
+        per-token work: 0.4 ms of every 14 ms token in the median, 3 % of decode.
+        Handed over here, the loop's work overlaps llama_decode, which runs without
+        the GIL.
+        """
+        llm = self.llm
+        if llm._logits_all:  # keeps every row of logits: leave the bookkeeping to Llama
+            if handover is not None:
+                emit(*handover)
+            llm.eval([token])
+            return
+        n_past = llm.n_tokens
+        llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
+        llm._batch.set_batch(batch=[token], n_past=n_past, logits_all=False)
+        if handover is not None:
+            emit(*handover)
+        llm._ctx.decode(llm._batch)
+        llm.input_ids[n_past] = token
+        llm.n_tokens = n_past + 1
 
     def _eval_prompt(self, prompt: list[int], cancelled: threading.Event) -> None:
         llm = self.llm
