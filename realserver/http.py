@@ -31,7 +31,8 @@ def now_rfc3339() -> str:
     """Ollama's created_at: UTC with nanosecond-style precision and a Z.
 
     Every streamed token carries one, so the date and time of day are formatted
-    once a second: datetime.strftime was a fifth of the event loop's work per token.
+    once a second (datetime.strftime per line made up a fifth of the event loop's
+    work per token).
     """
     second, nanoseconds = divmod(time.time_ns(), 1_000_000_000)
     return f"{_utc_second(second)}.{nanoseconds // 1000:06d}Z"
