@@ -340,12 +340,7 @@ class LlamaContext:
         decode on a 2-vCPU VM); here, the loop's work overlaps llama_decode, which
         runs without the GIL.
         """
-        llm = self.llm
-        if llm._logits_all:  # keeps every row of logits: leave the bookkeeping to Llama
-            if handover is not None:
-                emit(*handover)
-            llm.eval([token])
-            return
+        llm = self.llm  # built without logits_all: only the last row of logits is kept
         n_past = llm.n_tokens
         llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
         llm._batch.set_batch(batch=[token], n_past=n_past, logits_all=False)
