@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mockserver.store import RegistryRepo, repo_key
 from mockserver.testing import MockServer
-from ollama_harness.names import parse_model_name
+from ollama_harness.core.names import parse_model_name
 from tests.realserver_mgmt.tiny_gguf import write_tiny_llama
 
 MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import timeit
 from functools import partial
 
-from ollama_harness.spec import load_spec
+from ollama_harness.core.spec import load_spec
 
 TYPICAL = {
     "model": "smollm2:135m",

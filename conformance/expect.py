@@ -2,7 +2,7 @@
 
 Each helper raises :class:`CheckFailed` quoting the offending exchange, so a
 check reads as a list of expectations and every failure says what was seen.
-Schemas come from the spec through :mod:`ollama_harness.spec`; nothing here
+Schemas come from the spec through :mod:`ollama_harness.core.spec`; nothing here
 restates a schema.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 
 from conformance.http import Exchange
 from conformance.outcome import CheckFailed
-from ollama_harness.spec import JSON, NDJSON, SSE, load_spec
+from ollama_harness.core.spec import JSON, NDJSON, SSE, load_spec
 
 # RFC 3339 date-time: what Go's time.Time marshals to (fraction optional, zone required).
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$")

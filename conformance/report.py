@@ -14,7 +14,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from conformance.results import CheckResult, RunResult
-from ollama_harness.spec import load_spec
+from ollama_harness.core.spec import load_spec
 
 SYMBOL = {"passed": "pass", "failed": "FAIL", "error": "ERROR", "skipped": "skip"}
 _CSS = """

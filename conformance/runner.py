@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from conformance.registry import Check, all_checks, run_check
 from conformance.results import RunResult
 from conformance.target import Target, TargetOptions, discover
-from ollama_harness.spec import load_spec
+from ollama_harness.core.spec import load_spec
 
 
 def run_suite(

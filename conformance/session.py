@@ -14,7 +14,7 @@ import pytest
 from conformance.report import write_reports
 from conformance.results import CheckResult, RunResult
 from conformance.target import Target
-from ollama_harness.spec import load_spec
+from ollama_harness.core.spec import load_spec
 
 TARGET_KEY = pytest.StashKey[Target]()
 #: Set by ``ollama-harness check`` so the report quotes its command, not pytest's.

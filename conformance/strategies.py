@@ -6,7 +6,7 @@ dependency): it covers the keywords the spec's request schemas use (``$ref``,
 patterns and lengths, numeric bounds, arrays, objects with required and
 optional properties). What it cannot express exactly is over-approximated, and
 callers keep only drawn values that the spec itself accepts, so "valid" always
-means "valid per :mod:`ollama_harness.spec`".
+means "valid per :mod:`ollama_harness.core.spec`".
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from ollama_harness.spec import Spec
+from ollama_harness.core.spec import Spec
 
 _TEXT = st.text(alphabet=string.ascii_letters + string.digits + " .,-_", max_size=12)
 _SCALARS = st.none() | st.booleans() | st.integers(-100, 100) | _TEXT

@@ -143,7 +143,7 @@ class RunOptions:
 
     @property
     def duration_s(self) -> float:
-        from ollama_harness.durations import DurationError, parse_go_duration
+        from ollama_harness.core.durations import DurationError, parse_go_duration
 
         if self.stages:
             return self.stage_list[-1].until_s

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ollama_harness.durations import DurationError, parse_go_duration
+from ollama_harness.core.durations import DurationError, parse_go_duration
 
 #: Spawn rate for "all at once": every user of a stage starts within the first tick.
 INSTANT = 100.0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ollama_harness.durations import DurationError, parse_go_duration
+from ollama_harness.core.durations import DurationError, parse_go_duration
 
 #: Metric name -> the Sample attribute (milliseconds) it reads.
 METRICS: dict[str, str] = {

@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from ollama_harness.errors import ApiError, openai_error
+from ollama_harness.core.errors import ApiError, openai_error
 
 from . import inference, management, openai_compat, registry
 from .clock import Clock

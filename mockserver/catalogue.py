@@ -17,7 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ollama_harness.names import ModelNameError, parse_model_name
+from ollama_harness.core.names import ModelNameError, parse_model_name
 
 log = logging.getLogger("mockserver")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from ollama_harness.errors import ApiError
+from ollama_harness.core.errors import ApiError
 
 from . import faults, timing
 from .faults import NO_FAULT, Fault

@@ -31,8 +31,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from ollama_harness.durations import DurationError, parse_go_duration
-from ollama_harness.errors import ApiError
+from ollama_harness.core.durations import DurationError, parse_go_duration
+from ollama_harness.core.errors import ApiError
 
 HEADER = "x-mock-fault"
 

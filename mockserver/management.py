@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from ollama_harness.errors import ApiError
+from ollama_harness.core.errors import ApiError
 
 from . import modelfile
 from .catalogue import ModelEntry

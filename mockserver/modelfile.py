@@ -1,13 +1,13 @@
 """Modelfiles for the mock: the core grammar, with Ollama's 400 on a bad one.
 
-Parsing and rendering live in :mod:`ollama_harness.modelfile`, shared with the
+Parsing and rendering live in :mod:`ollama_harness.core.modelfile`, shared with the
 reference server; this module only adapts them to the catalogue's entries.
 """
 
 from __future__ import annotations
 
-from ollama_harness.errors import ApiError
-from ollama_harness.modelfile import (
+from ollama_harness.core.errors import ApiError
+from ollama_harness.core.modelfile import (
     MISSING_FROM,
     Modelfile,
     ModelfileError,

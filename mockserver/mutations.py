@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ollama_harness.spec import load_spec
+from ollama_harness.core.spec import load_spec
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

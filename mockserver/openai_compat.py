@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from ollama_harness.errors import ApiError
+from ollama_harness.core.errors import ApiError
 
 from . import generation, textgen
 from .exchange import Exchange

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from ollama_harness.names import ModelNameError, parse_model_name
+from ollama_harness.core.names import ModelNameError, parse_model_name
 
 from .exchange import Exchange
 from .http import JSON_TYPE

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from ollama_harness.errors import ApiError
+from ollama_harness.core.errors import ApiError
 
 from .clock import Clock, rfc3339
 from .store import InstalledModel

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ollama_harness.errors import ApiError
+from ollama_harness.core.errors import ApiError
 
 from . import generation
 from .exchange import Exchange

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ollama_harness.durations import DurationError, parse_keep_alive
+from ollama_harness.core.durations import DurationError, parse_keep_alive
 
 
 class MockSettings(BaseSettings):

@@ -7,10 +7,10 @@ from typing import Any
 
 import orjson
 
-from ollama_harness.durations import DurationError, parse_keep_alive
-from ollama_harness.errors import ApiError, decode_body, request_error
-from ollama_harness.names import ModelName, ModelNameError, parse_model_name
-from ollama_harness.spec import Spec, load_spec
+from ollama_harness.core.durations import DurationError, parse_keep_alive
+from ollama_harness.core.errors import ApiError, decode_body, request_error
+from ollama_harness.core.names import ModelName, ModelNameError, parse_model_name
+from ollama_harness.core.spec import Spec, load_spec
 
 from .catalogue import load_catalogue
 from .clock import Clock, make_clock

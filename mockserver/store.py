@@ -17,7 +17,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from ollama_harness.names import ModelName, parse_model_name
+from ollama_harness.core.names import ModelName, parse_model_name
 
 from .catalogue import ModelEntry
 

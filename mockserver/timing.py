@@ -16,8 +16,8 @@ import functools
 import random
 from dataclasses import dataclass
 
-from ollama_harness.durations import DurationError, parse_go_duration
-from ollama_harness.errors import ApiError
+from ollama_harness.core.durations import DurationError, parse_go_duration
+from ollama_harness.core.errors import ApiError
 
 from .catalogue import Timing
 

@@ -1,12 +1,13 @@
-"""ollama-harness: the shared core (spec loading, model names, durations) and the CLI.
+"""ollama-harness: the application layer (CLI, commands, demo) over the shared core.
 
-`mockserver`, `realserver`, `conformance` and `load` build on the modules re-exported
-here; see ARCHITECTURE.md for which layer may import which.
+`ollama_harness.core` is the core layer that `mockserver`, `realserver`, `conformance`
+and `load` build on; a few of its names are re-exported here for convenience. See
+ARCHITECTURE.md for which layer may import which.
 """
 
-from ollama_harness.durations import DurationError, format_go_duration, parse_keep_alive
-from ollama_harness.names import ModelName, ModelNameError, parse_model_name
-from ollama_harness.spec import Spec, SpecIssue, load_spec
+from ollama_harness.core.durations import DurationError, format_go_duration, parse_keep_alive
+from ollama_harness.core.names import ModelName, ModelNameError, parse_model_name
+from ollama_harness.core.spec import Spec, SpecIssue, load_spec
 
 __all__ = [
     "DurationError",

@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from ollama_harness.names import parse_model_name
+from ollama_harness.core.names import parse_model_name
 
 DEFAULT_MODEL = "smollm2:135m"
 

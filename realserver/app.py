@@ -17,8 +17,8 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ollama_harness.errors import ApiError, openai_error
-from ollama_harness.spec import load_spec
+from ollama_harness.core.errors import ApiError, openai_error
+from ollama_harness.core.spec import load_spec
 from realserver import engine, native_inference, native_models, openai_compat
 from realserver.catalog import ModelCatalog
 from realserver.http import JSONResponse, error_response

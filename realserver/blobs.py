@@ -19,8 +19,8 @@ import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable
 
-from ollama_harness.errors import ApiError
-from ollama_harness.names import ModelName
+from ollama_harness.core.errors import ApiError
+from ollama_harness.core.names import ModelName
 from realserver import store as st
 
 _BATCH = 1 << 20

@@ -20,7 +20,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ollama_harness.names import parse_model_name
+from ollama_harness.core.names import parse_model_name
 from realserver import store as st
 from realserver.gguf_info import read_gguf
 from realserver.prompt import from_chat_template

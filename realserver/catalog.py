@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ollama_harness.modelfile import Modelfile, parameters_text, render_modelfile
-from ollama_harness.names import ModelName
+from ollama_harness.core.modelfile import Modelfile, parameters_text, render_modelfile
+from ollama_harness.core.names import ModelName
 from realserver import store as st
 from realserver.gguf_info import GGUFInfo, read_gguf
 from realserver.gotemplate import Template, TemplateError

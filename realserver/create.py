@@ -14,7 +14,7 @@ layers of their own. Status lines, in Ollama's order::
     success
 
 The legacy ``modelfile`` (and ``path``) text is parsed with the core's
-:mod:`ollama_harness.modelfile` into the same fields; explicit fields win.
+:mod:`ollama_harness.core.modelfile` into the same fields; explicit fields win.
 The request is checked before the first line, so a bad request is a plain 400;
 what goes wrong while building (an unreadable GGUF, weights that cannot be
 quantised) is a 500, or an error line once lines were sent, as in Ollama where
@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ollama_harness.errors import ApiError
-from ollama_harness.modelfile import MISSING_FROM, ModelfileError, parse_modelfile
-from ollama_harness.names import ModelName, ModelNameError, parse_model_name
+from ollama_harness.core.errors import ApiError
+from ollama_harness.core.modelfile import MISSING_FROM, ModelfileError, parse_modelfile
+from ollama_harness.core.names import ModelName, ModelNameError, parse_model_name
 from realserver import store as st
 from realserver.blobs import LayerPins, parse_digest, release_pins, replace_manifest
 from realserver.gguf_info import GGUFError, GGUFInfo, read_gguf

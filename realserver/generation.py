@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ollama_harness.errors import ApiError
+from ollama_harness.core.errors import ApiError
 from realserver.engine import GenerationCancelledError, GenerationResult, LlamaContext
 from realserver.options import SamplingOptions
 from realserver.scheduler import Lease, Scheduler

@@ -20,8 +20,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from ollama_harness.errors import ApiError, decode_body, request_error, translate_issue
-from ollama_harness.spec import Spec
+from ollama_harness.core.errors import ApiError, decode_body, request_error, translate_issue
+from ollama_harness.core.spec import Spec
 
 NDJSON = "application/x-ndjson"
 SSE = "text/event-stream"

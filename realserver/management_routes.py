@@ -24,8 +24,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ollama_harness.errors import ApiError
-from ollama_harness.names import ModelName, ModelNameError, parse_model_name
+from ollama_harness.core.errors import ApiError
+from ollama_harness.core.names import ModelName, ModelNameError, parse_model_name
 from realserver.blobs import (
     LayerPins,
     parse_digest,

@@ -17,8 +17,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ollama_harness.durations import DurationError, parse_keep_alive
-from ollama_harness.errors import ApiError
+from ollama_harness.core.durations import DurationError, parse_keep_alive
+from ollama_harness.core.errors import ApiError
 from realserver import options as opts
 from realserver.catalog import ModelRecord
 from realserver.engine import (

@@ -7,7 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from ollama_harness.errors import ApiError
+from ollama_harness.core.errors import ApiError
 from realserver.catalog import ModelRecord
 from realserver.http import JSONResponse, read_body, timestamp
 from realserver.state import ServerState

@@ -20,8 +20,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ollama_harness.errors import ApiError, decode_body
-from ollama_harness.names import ModelNameError, parse_model_name
+from ollama_harness.core.errors import ApiError, decode_body
+from ollama_harness.core.names import ModelNameError, parse_model_name
 from realserver.engine import GenerationResult
 from realserver.generation import GenerationJob, framed, grammar_for
 from realserver.gotemplate import TemplateError

@@ -37,7 +37,7 @@ from urllib.parse import urljoin
 
 import httpx
 
-from ollama_harness.names import DEFAULT_HOST, ModelName
+from ollama_harness.core.names import DEFAULT_HOST, ModelName
 from realserver import store as st
 from realserver.blobs import LayerPins, release_pins, replace_manifest
 

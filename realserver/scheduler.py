@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from ollama_harness.errors import ApiError
+from ollama_harness.core.errors import ApiError
 from realserver.catalog import ModelRecord
 from realserver.engine import LlamaContext, gpu_offload_supported
 from realserver.options import LoadOptions

@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ollama_harness.durations import DurationError, parse_keep_alive
+from ollama_harness.core.durations import DurationError, parse_keep_alive
 
 DEFAULT_PORT = 11434
 

@@ -6,9 +6,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ollama_harness.errors import ApiError
-from ollama_harness.names import ModelNameError, parse_model_name
-from ollama_harness.spec import Spec
+from ollama_harness.core.errors import ApiError
+from ollama_harness.core.names import ModelNameError, parse_model_name
+from ollama_harness.core.spec import Spec
 from realserver.catalog import ModelCatalog, ModelRecord
 from realserver.scheduler import Scheduler
 from realserver.settings import RealServerSettings

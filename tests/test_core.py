@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from ollama_harness.durations import (
+from ollama_harness.core.durations import (
     DURATION_PATTERN,
     DurationError,
     format_go_duration,
     parse_go_duration,
     parse_keep_alive,
 )
-from ollama_harness.names import (
+from ollama_harness.core.names import (
     MODEL_NAME_PATTERN,
     ModelName,
     ModelNameError,

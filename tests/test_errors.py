@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ollama_harness.errors import ApiError, decode_body, openai_error, translate_issue
-from ollama_harness.spec import SpecIssue
+from ollama_harness.core.errors import ApiError, decode_body, openai_error, translate_issue
+from ollama_harness.core.spec import SpecIssue
 
 
 @pytest.mark.parametrize(

@@ -14,9 +14,9 @@ from openapi_spec_validator.readers import read_from_filename
 
 from ollama_harness.cli import main
 from ollama_harness.commands.spec import example_issues
-from ollama_harness.durations import DURATION_PATTERN
-from ollama_harness.names import MODEL_NAME_PATTERN, is_valid_model_name
-from ollama_harness.spec import JSON, NDJSON, SSE, Spec, default_spec_path, load_spec
+from ollama_harness.core.durations import DURATION_PATTERN
+from ollama_harness.core.names import MODEL_NAME_PATTERN, is_valid_model_name
+from ollama_harness.core.spec import JSON, NDJSON, SSE, Spec, default_spec_path, load_spec
 
 SEEDS = Path(__file__).parent / "fixtures" / "seeds"
 
@@ -494,7 +494,7 @@ def test_spec_parses_the_same_with_every_yaml_parser() -> None:
     parser (and stricter YAML tools) refuse; the spec must read the same everywhere."""
     import yaml
 
-    from ollama_harness.spec import default_spec_path
+    from ollama_harness.core.spec import default_spec_path
 
     text = default_spec_path().read_text(encoding="utf-8")
     pure = yaml.load(text, Loader=yaml.SafeLoader)
@@ -505,7 +505,7 @@ def test_spec_parses_the_same_with_every_yaml_parser() -> None:
 def test_no_schema_keyword_is_a_stray_yaml_key() -> None:
     """An unquoted comma in a flow-mapping description splits it into a key with a
     null value; in a schema (not an example) that is always a typo."""
-    from ollama_harness.spec import load_spec
+    from ollama_harness.core.spec import load_spec
 
     strays: list[str] = []
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ollama_harness.spec import Spec, load_spec
+from ollama_harness.core.spec import Spec, load_spec
 
 SPEC = load_spec()
 OPERATIONS = sorted(

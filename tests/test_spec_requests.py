@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ollama_harness.spec import Spec, SpecIssue, load_spec
+from ollama_harness.core.spec import Spec, SpecIssue, load_spec
 
 DIGEST = "sha256:" + "29fdb92e57cf0827ded04ae6461b5931d01fa595843f55d36f5b275a52087dd2"
 

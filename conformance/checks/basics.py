@@ -5,7 +5,7 @@ from __future__ import annotations
 from conformance import expect
 from conformance.registry import check
 from conformance.target import Target
-from ollama_harness.names import is_valid_model_name
+from ollama_harness.core.names import is_valid_model_name
 
 
 @check("basics", "getRoot")

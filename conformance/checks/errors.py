@@ -1,7 +1,7 @@
 """Refusals: exact statuses and ``{"error"}`` bodies, as real Ollama gives them.
 
 Expected messages come from the behaviour reference and, for decoder and type
-errors, from :mod:`ollama_harness.errors`, which models Go's ``encoding/json``
+errors, from :mod:`ollama_harness.core.errors`, which models Go's ``encoding/json``
 wording once for the whole project.
 """
 
@@ -15,8 +15,8 @@ from conformance.checks._inference import CHAT, GENERATE, Api
 from conformance.outcome import CheckSkipped
 from conformance.registry import check
 from conformance.target import Target
-from ollama_harness.errors import ApiError, decode_body, request_error
-from ollama_harness.spec import load_spec
+from ollama_harness.core.errors import ApiError, decode_body, request_error
+from ollama_harness.core.spec import load_spec
 
 #: Names the grammar refuses; the first ones would escape the model store as paths.
 INVALID_NAMES = ("../../etc/passwd", "..%2F..%2Fsecret", "a/b/c/d", ":latest", "x" * 81 + ":t")

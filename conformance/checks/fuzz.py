@@ -3,7 +3,7 @@
 Schemathesis knows JSON, not NDJSON or SSE, so responses are judged by one
 registered check, :func:`spec_conformance`, which validates a JSON body against
 the declared response and every NDJSON line / SSE chunk against the stream
-schema, through :mod:`ollama_harness.spec` like every other check. Only
+schema, through :mod:`ollama_harness.core.spec` like every other check. Only
 operations that cannot destroy anything are fuzzed: random bodies for create,
 copy, delete, pull or push could touch models the suite did not create.
 """
@@ -17,7 +17,7 @@ from typing import Any
 from conformance.outcome import CheckFailed
 from conformance.registry import check
 from conformance.target import Target
-from ollama_harness.spec import NDJSON, SSE, load_spec
+from ollama_harness.core.spec import NDJSON, SSE, load_spec
 
 SAFE_OPERATIONS = (
     "getRoot",

@@ -18,7 +18,7 @@ from conformance.checks._inference import CHAT, GENERATE, Api, complete, content
 from conformance.outcome import CheckSkipped
 from conformance.registry import check
 from conformance.target import Target
-from ollama_harness.names import parse_model_name
+from ollama_harness.core.names import parse_model_name
 
 DONE_REASONS = {"stop", "length", "load", "unload"}
 # A 1x1 transparent PNG: the smallest image a vision model accepts.

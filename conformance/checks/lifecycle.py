@@ -19,7 +19,7 @@ from conformance import expect
 from conformance.outcome import CheckSkipped
 from conformance.registry import check
 from conformance.target import Target
-from ollama_harness.names import parse_model_name
+from ollama_harness.core.names import parse_model_name
 
 SYSTEM = "You are the conformance suite's test model."
 TEMPLATE = "{{ .System }} {{ .Prompt }}"

@@ -23,7 +23,7 @@ from conformance.outcome import CheckFailed
 from conformance.registry import check
 from conformance.strategies import invalid_request_strategy, request_strategy
 from conformance.target import Target
-from ollama_harness.spec import NDJSON, SSE, load_spec
+from ollama_harness.core.spec import NDJSON, SSE, load_spec
 
 _SAMPLING = ("temperature", "top_k", "top_p", "min_p", "seed", "stop", "repeat_penalty")
 _HELD = ("context", "images", "format", "template", "_debug_render_only", "dimensions")

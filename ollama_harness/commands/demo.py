@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ollama_harness.demo import DemoOptions, DemoResult, run_demo
-from ollama_harness.names import ModelNameError
+from ollama_harness.core.names import ModelNameError
 
 
 def register(subparsers: Any) -> None:

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ollama_harness.spec import Spec, default_spec_path, load_spec
+from ollama_harness.core.spec import Spec, default_spec_path, load_spec
 
 
 def register(subparsers: Any) -> None:

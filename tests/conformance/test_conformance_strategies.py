@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from conformance.strategies import invalid_request_strategy, request_strategy
-from ollama_harness.spec import load_spec
+from ollama_harness.core.spec import load_spec
 
 OPERATIONS = [
     op.operation_id

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from mockserver.testing import MockServer
-from ollama_harness.spec import Spec, load_spec
+from ollama_harness.core.spec import Spec, load_spec
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from mockserver.testing import MockServer
-from ollama_harness.spec import Spec
+from ollama_harness.core.spec import Spec
 
 from .conftest import ndjson
 

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mockserver.testing import MockServer
-from ollama_harness.spec import Spec
+from ollama_harness.core.spec import Spec
 
 from .conftest import ndjson
 

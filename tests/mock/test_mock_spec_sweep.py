@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ollama_harness.spec import Spec
+from ollama_harness.core.spec import Spec
 
 from .conftest import ndjson, sse
 

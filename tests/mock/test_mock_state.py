@@ -7,7 +7,7 @@ import hashlib
 import httpx
 
 from mockserver.testing import MockServer
-from ollama_harness.spec import Spec
+from ollama_harness.core.spec import Spec
 
 from .conftest import ndjson
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ollama_harness.names import parse_model_name
+from ollama_harness.core.names import parse_model_name
 
 HAS_LLAMA = importlib.util.find_spec("llama_cpp") is not None
 needs_llama = pytest.mark.skipif(

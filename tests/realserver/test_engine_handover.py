@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ollama_harness.names import parse_model_name
+from ollama_harness.core.names import parse_model_name
 from realserver.engine import LlamaContext
 from realserver.gguf_info import read_gguf
 from realserver.options import LoadOptions, SamplingOptions

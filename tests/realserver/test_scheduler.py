@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ollama_harness.errors import ApiError
+from ollama_harness.core.errors import ApiError
 from realserver.options import LoadOptions
 from realserver.scheduler import BUSY, FOREVER, Scheduler
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ollama_harness.names import parse_model_name
+from ollama_harness.core.names import parse_model_name
 from realserver import store as st
 from realserver.store import DigestMismatchError, Manifest, ModelStore, StoreError
 
@@ -189,7 +189,7 @@ def test_a_replaced_manifest_is_read_again(tmp_path: Path) -> None:
 def test_a_name_that_escapes_the_store_is_refused_even_past_the_grammar(
     tmp_path: Path, part: str
 ) -> None:
-    from ollama_harness.names import ModelName
+    from ollama_harness.core.names import ModelName
 
     with pytest.raises(StoreError):
         ModelStore(tmp_path).manifest_path(ModelName("registry.ollama.ai", part, "x", "latest"))

@@ -9,7 +9,7 @@ from pathlib import Path
 import ollama
 import pytest
 
-from ollama_harness.spec import load_spec
+from ollama_harness.core.spec import load_spec
 
 from .conftest import RefServer, needs_llama, store_is_consistent
 

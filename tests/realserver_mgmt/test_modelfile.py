@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ollama_harness.modelfile import (
+from ollama_harness.core.modelfile import (
     INVALID_COMMAND,
     INVALID_ROLE,
     Modelfile,

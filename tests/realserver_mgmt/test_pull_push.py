@@ -15,7 +15,7 @@ import ollama
 import pytest
 
 from mockserver.testing import MockServer
-from ollama_harness.spec import load_spec
+from ollama_harness.core.spec import load_spec
 
 from .conftest import RefServer, ThreadServer, registry_host, running_ref, store_is_consistent
 from .fake_registry import FakeRegistry, digest_of

@@ -16,7 +16,7 @@ import ollama
 import pytest
 
 from mockserver.testing import MockServer
-from ollama_harness.spec import Spec
+from ollama_harness.core.spec import Spec
 
 from .curl_examples import CURL_EXAMPLES
 from .runner import route_to, run_example

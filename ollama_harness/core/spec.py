@@ -30,7 +30,7 @@ from jsonschema.exceptions import ValidationError, relevance
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-log = logging.getLogger("ollama_harness.spec")
+log = logging.getLogger("ollama_harness.core.spec")
 
 IsValid = Callable[[Any], bool]
 
@@ -45,7 +45,7 @@ _DATA_KEYWORDS = frozenset({"const", "enum", "default", "examples", "example"})
 
 def default_spec_path() -> Path:
     """The spec beside the sources (checkout, editable install) or inside the wheel."""
-    beside = Path(__file__).resolve().parent.parent / "spec" / "openapi.yaml"
+    beside = Path(__file__).resolve().parents[2] / "spec" / "openapi.yaml"
     if beside.is_file():
         return beside
     packaged = resources.files("ollama_harness").joinpath("_spec/openapi.yaml")

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ollama_harness.spec import SpecIssue
+from ollama_harness.core.spec import SpecIssue
 
 # Go struct behind each operation's body, for decoder messages.
 _GO_STRUCT = {

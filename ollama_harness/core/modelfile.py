@@ -87,7 +87,7 @@ class Modelfile:
 @cache
 def option_types() -> dict[str, str]:
     """Option name -> JSON schema type, read from the spec's ``Options`` schema."""
-    from ollama_harness.spec import load_spec
+    from ollama_harness.core.spec import load_spec
 
     properties = load_spec().schema("Options").get("properties", {})
     out: dict[str, str] = {}
