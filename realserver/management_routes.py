@@ -26,6 +26,7 @@ from starlette.routing import Route
 
 from ollama_harness.core.errors import ApiError
 from ollama_harness.core.names import ModelName, ModelNameError, parse_model_name
+from ollama_harness.core.protocol import messages, progress
 from realserver.blobs import (
     LayerPins,
     parse_digest,
@@ -125,7 +126,7 @@ class Management:
                 return True
 
         if not await asyncio.to_thread(copy):
-            raise ApiError(404, f'model "{source}" not found')
+            raise ApiError(404, messages.copy_source_not_found(source))
         return Response(status_code=200)
 
     async def delete(self, request: Request) -> Response:
@@ -141,7 +142,7 @@ class Management:
             await state.scheduler.unload(record)
         existed, manifest = await asyncio.to_thread(state.store.remove_manifest, name)
         if not existed:
-            raise ApiError(404, f"model '{text}' not found")
+            raise ApiError(404, messages.model_not_found(text))
         if manifest is not None:
             await asyncio.to_thread(remove_layers, state.store, self.pins, manifest.digests())
         return Response(status_code=200)
@@ -189,7 +190,7 @@ async def progress_response(
     try:
         first = await anext(events)
     except StopAsyncIteration:
-        return JSONResponse({"status": "success"})
+        return JSONResponse(progress.status(progress.SUCCESS))
     except Exception as exc:
         return error_response(_error_of(exc))
     if stream is False:

@@ -25,7 +25,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator
@@ -151,7 +150,7 @@ class StoredModel:
     path: Path = field(repr=False)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     # The rename is durable only once the directory entry is on disk.
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
@@ -194,7 +193,7 @@ class BlobWriter:
             self._tmp.unlink(missing_ok=True)
         else:
             os.replace(self._tmp, target)
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
             self.created = True
         return Layer(media_type="", digest=got, size=self.size)
 
@@ -441,7 +440,7 @@ class ModelStore:
                 manifest = None
             path.unlink()
             _prune_empty_dirs(path.parent, self.manifests_dir)
-            _fsync_dir(path.parent if path.parent.is_dir() else self.manifests_dir)
+            fsync_dir(path.parent if path.parent.is_dir() else self.manifests_dir)
             return True, manifest
 
     def remove_layers(self, digests: Iterable[str], keep: Iterable[str] = ()) -> list[str]:
@@ -460,9 +459,6 @@ class ModelStore:
                     removed.append(digest)
             return removed
 
-    def disk_usage(self) -> int:
-        return sum(self.blob_path(d).stat().st_size for d in self.iter_blobs())
-
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new one."""
@@ -477,7 +473,7 @@ def atomic_write(path: Path, data: bytes) -> None:
     except BaseException:
         Path(name).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _prune_empty_dirs(folder: Path, stop: Path) -> None:
@@ -487,18 +483,3 @@ def _prune_empty_dirs(folder: Path, stop: Path) -> None:
         except OSError:
             return
         folder = folder.parent
-
-
-def copy_file(source: Path, target: Path) -> None:
-    """Atomic copy (temporary file, fsync, rename)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=TMP_PREFIX, dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as out, source.open("rb") as src:
-            shutil.copyfileobj(src, out, _CHUNK)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(name, target)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
