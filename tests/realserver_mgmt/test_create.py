@@ -282,4 +282,5 @@ def test_official_client_create_show_list(ref: RefServer, tiny_f16: Path) -> Non
     assert shown.modelfile is not None
     assert "SYSTEM" in shown.modelfile and "You are Mario from Super Mario Bros." in shown.modelfile
     assert shown.details is not None and shown.details.family == "llama"
-    assert json.dumps(shown.modelinfo or {})  # model_info from the GGUF
+    assert shown.modelinfo is not None  # model_info from the GGUF
+    assert shown.modelinfo["general.architecture"] == "llama"
