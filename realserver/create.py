@@ -164,7 +164,7 @@ def build_request(store: st.ModelStore, name: ModelName, body: dict[str, Any]) -
             try:
                 parse_model_name(request.from_)
             except ModelNameError:
-                raise ApiError(400, "invalid model name") from None
+                raise ApiError(400, messages.INVALID_MODEL_NAME) from None
     if request.template:
         try:
             Template(request.template)

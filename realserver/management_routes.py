@@ -69,7 +69,7 @@ class Management:
         try:
             return text, parse_model_name(text)
         except ModelNameError:
-            raise ApiError(400, "invalid model name") from None
+            raise ApiError(400, messages.INVALID_MODEL_NAME) from None
 
     def _existing(self, name: ModelName) -> ModelName:
         """The stored spelling of a name (lookups ignore case), else the name itself."""
@@ -95,7 +95,7 @@ class Management:
         body = await read_body(request, "push", self.state.spec)
         text, name = self._name(body)
         if not text:
-            raise ApiError(400, "model is required")
+            raise ApiError(400, messages.MODEL_REQUIRED)
         events = push_model(
             self.state.store, self._existing(name), bool(body.get("insecure")), self.mirror
         )

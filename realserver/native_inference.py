@@ -462,7 +462,7 @@ async def embed(request: Request) -> Response:
     raw_input = body.get("input")
     texts = [raw_input] if isinstance(raw_input, str) else list(raw_input or [])
     if not all(isinstance(t, str) for t in texts):
-        raise ApiError(400, "invalid input type")
+        raise ApiError(400, wording.INVALID_INPUT_TYPE)
     texts = [t for t in texts if t != ""] if isinstance(raw_input, str) else texts
     if not texts:
         return JSONResponse({"model": model, "embeddings": []})

@@ -51,7 +51,7 @@ async def show(request: Request) -> Response:
     body = await read_body(request, "show", state.spec)
     model = body.get("model") or body.get("name") or ""
     if not model:
-        raise ApiError(400, "model is required")
+        raise ApiError(400, messages.MODEL_REQUIRED)
     record = state.lookup(model, messages.model_not_found(model))
     verbose = bool(body.get("verbose"))
     out: dict[str, Any] = {}

@@ -246,7 +246,7 @@ async def retrieve_model(request: Request) -> Response:
     try:
         name = parse_model_name(text)
     except ModelNameError:
-        raise ApiError(400, "invalid model name") from None
+        raise ApiError(400, messages.INVALID_MODEL_NAME) from None
     stored = state.store.get(name)
     if stored is None:
         raise ApiError(404, messages.model_not_found(text))

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ollama_harness.core.names import ModelName, parse_model_name
+from ollama_harness.core.protocol import messages
 
 MANIFEST_MEDIA_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
 CONFIG_MEDIA_TYPE = "application/vnd.docker.container.image.v1+json"
@@ -290,7 +291,7 @@ class ModelStore:
         parts = name.manifest_parts()
         for part in parts:
             if part in ("", ".", "..") or os.sep in part or "\0" in part:
-                raise StoreError("invalid model name")
+                raise StoreError(messages.INVALID_MODEL_NAME)
         return self.manifests_dir.joinpath(*parts)
 
     def _find_manifest_path(self, name: ModelName) -> Path | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 BUSY = "server busy, please try again.  maximum pending requests exceeded"
 RAW_MODE_CONFLICT = "raw mode does not support template, system, or context"
 MODEL_REQUIRED = "model is required"
+INVALID_MODEL_NAME = "invalid model name"
 INVALID_INPUT = "invalid input"
 INVALID_INPUT_TYPE = "invalid input type"
 CONTEXT_EXCEEDED = "the input length exceeds the context length"
@@ -56,6 +57,9 @@ def load_failed(detail: object) -> str:
 
 WIRE_STRINGS: tuple[str, ...] = (
     "server busy, please try again",
+    MODEL_REQUIRED,
+    INVALID_MODEL_NAME,
+    INVALID_INPUT,
     RAW_MODE_CONFLICT,
     CONTEXT_EXCEEDED,
     ILLEGAL_BASE64,

@@ -111,7 +111,7 @@ def translate_issue(body: Any, issue: SpecIssue) -> ApiError | None:
     field = issue.path.removeprefix("$.").split(".")[0].split("[")[0]
     value = body.get(field) if isinstance(body, dict) else None
     if field == "model" and issue.rule in ("pattern", "maxLength", "minLength"):
-        return ApiError(400, "invalid model name")
+        return ApiError(400, messages.INVALID_MODEL_NAME)
     if field == "stop":
         return ApiError(400, f"invalid type for 'stop' field: {_go_type(value)}")
     if field == "messages" and issue.rule == "minItems":
