@@ -72,7 +72,3 @@ def parse_slo(text: str | None) -> tuple[Objective, ...]:
             raise SloError(f"SLO {part!r}: the limit must be positive")
         objectives.append(Objective(match["metric"], match["stat"], seconds * 1000.0))
     return tuple(objectives)
-
-
-def format_slo(objectives: tuple[Objective, ...]) -> str:
-    return ",".join(f"{o.key}={o.limit_ms:g}ms" for o in objectives)

@@ -11,18 +11,16 @@ exception becomes a 500 with an error body, never a traceback on the wire.
 from __future__ import annotations
 
 import contextlib
-import functools
 import gc
-import ipaddress
 import logging
-import re
-import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 
 from ollama_harness.core.errors import ApiError, openai_error
+from ollama_harness.core.protocol import framing, messages
+from ollama_harness.core.protocol.origins import RequestGuard
 
 from . import inference, management, openai_compat, registry
 from .clock import Clock
@@ -79,73 +77,8 @@ class _QuietDrops(logging.Filter):
         return not isinstance(exc, DroppedConnectionError)
 
 
-def _loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
-
-
-@functools.lru_cache(maxsize=256)
-def _allowed_host(header: str) -> bool:
-    """Ollama's DNS-rebinding guard: local names and addresses only."""
-    host = header.strip()
-    if host.startswith("["):
-        host = host[1:].split("]", 1)[0]
-    elif host.count(":") == 1:
-        host = host.split(":", 1)[0]
-    host = host.lower()
-    if not host or host in ("localhost", socket.gethostname().lower()):
-        return True
-    if host.endswith((".localhost", ".local", ".internal")):
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return address.is_loopback or address.is_private or address.is_unspecified
-
-
-_DEFAULT_ORIGINS = (
-    "http://localhost",
-    "https://localhost",
-    "http://localhost:*",
-    "https://localhost:*",
-    "http://127.0.0.1",
-    "https://127.0.0.1",
-    "http://127.0.0.1:*",
-    "https://127.0.0.1:*",
-    "http://0.0.0.0",
-    "https://0.0.0.0",
-    "http://0.0.0.0:*",
-    "https://0.0.0.0:*",
-    "app://*",
-    "file://*",
-    "tauri://*",
-    "vscode-webview://*",
-)
-_CORS_HEADERS = [
-    (b"access-control-allow-methods", b"GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS"),
-    (
-        b"access-control-allow-headers",
-        b"Authorization, Content-Type, User-Agent, Accept, X-Requested-With, "
-        b"X-Mock-Timing, X-Mock-Fault",
-    ),
-    (b"access-control-max-age", b"43200"),
-]
-
-
-class _Origins:
-    """Ollama's CORS policy: local origins plus OLLAMA_ORIGINS (``*`` wildcards)."""
-
-    def __init__(self, extra: str) -> None:
-        patterns = [*_DEFAULT_ORIGINS, *(o.strip() for o in extra.split(",") if o.strip())]
-        self.any = "*" in patterns
-        self.patterns = [re.compile(re.escape(p).replace(r"\*", ".*") + "$") for p in patterns]
-
-    @functools.lru_cache(maxsize=256)  # noqa: B019 - one instance per app, few origins
-    def allowed(self, origin: str) -> bool:
-        return self.any or any(p.match(origin) for p in self.patterns)
+# The mock's own request headers, which a browser page may send too.
+_MOCK_HEADERS = ("X-Mock-Timing", "X-Mock-Fault")
 
 
 class MockApp:
@@ -154,8 +87,7 @@ class MockApp:
     def __init__(self, settings: MockSettings, clock: Clock | None = None) -> None:
         self.settings = settings
         self.state = MockState(settings, clock)
-        self._guard_host = _loopback(settings.host)
-        self._origins = _Origins(settings.origins)
+        self._guard = RequestGuard(settings.host, settings.origins, _MOCK_HEADERS)
         uvicorn_log = logging.getLogger("uvicorn.error")
         if not any(isinstance(f, _QuietDrops) for f in uvicorn_log.filters):
             uvicorn_log.addFilter(_QuietDrops())
@@ -179,19 +111,15 @@ class MockApp:
         path = request.path
         is_openai = path.startswith("/v1/")
         try:
-            if self._guard_host and not _allowed_host(request.headers.get("host", "")):
-                await response.full(403, b"", None)
+            headers = request.headers
+            refused, extra = self._guard.verdict(
+                request.method, headers.get("host", ""), headers.get("origin")
+            )
+            if refused is not None:  # a foreign Host or Origin (403), or a preflight (204)
+                await response.full(refused, b"", None, extra)
                 return
-            origin = request.headers.get("origin")
-            if origin is not None:
-                if not self._origins.allowed(origin):
-                    await response.full(403, b"", None)
-                    return
-                allow = [(b"access-control-allow-origin", origin.encode()), (b"vary", b"Origin")]
-                if request.method == "OPTIONS":
-                    await response.full(204, b"", None, [*allow, *_CORS_HEADERS])
-                    return
-                response.send = _with_headers(send, allow)
+            if extra:
+                response.send = _with_headers(send, extra)
             route = _ROUTES.get((request.method, path))
             if route is not None:
                 operation_id, handler, self_faulting = route
@@ -223,15 +151,17 @@ class MockApp:
 
     async def _unrouted(self, request: Request, response: Response) -> None:
         if self.state.spec.methods_for(request.path):
-            await response.full(405, b"405 method not allowed", TEXT_TYPE)
+            await response.full(405, messages.METHOD_NOT_ALLOWED.encode(), TEXT_TYPE)
         else:
-            await response.full(404, b"404 page not found", TEXT_TYPE)
+            await response.full(404, messages.PAGE_NOT_FOUND.encode(), TEXT_TYPE)
 
     async def _refuse(self, response: Response, status: int, message: str, openai: bool) -> None:
         if response.started:
             # Headers are gone: the error becomes the stream's last line.
-            line = {"error": message} if not openai else openai_error(status, message)
-            await response.finish(orjson.dumps(line) + b"\n")
+            if openai:
+                await response.finish(framing.sse_event(openai_error(status, message)))
+            else:
+                await response.finish(framing.error_line(message))
             return
         body: Any = openai_error(status, message) if openai else {"error": message}
         await response.full(status, orjson.dumps(body), JSON_TYPE)

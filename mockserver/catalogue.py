@@ -87,7 +87,7 @@ class ModelEntry(BaseModel):
         try:
             return parse_model_name(value).display
         except ModelNameError:
-            raise ValueError(f"invalid model name {value!r}") from None
+            raise ValueError(f"{value!r} is not a valid model name") from None
 
     def all_families(self) -> list[str]:
         return self.families or [self.family]

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ollama_harness.core.durations import DurationError, parse_go_duration
 from ollama_harness.core.errors import ApiError
+from ollama_harness.core.protocol import messages
 
 HEADER = "x-mock-fault"
 
@@ -41,10 +42,10 @@ STATUS_MESSAGES = {
     429: "too many requests, please try again later",
     500: "llama runner process has terminated: exit status 2",
     502: "bad gateway",
-    503: "server busy, please try again.  maximum pending requests exceeded",
+    503: messages.BUSY,
     504: "gateway timeout",
 }
-MID_STREAM_MESSAGE = "an error was encountered while running the model: unexpected EOF"
+MID_STREAM_MESSAGE = messages.runner_failed("unexpected EOF")
 
 
 class DroppedConnectionError(Exception):

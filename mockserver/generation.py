@@ -1,28 +1,20 @@
-"""Plan a completion from a request, then play it out token by token.
+"""Plan a completion from a request: its tokens, thinking, tool calls, done reason.
 
-Planning is pure (tokens, thinking, tool calls and the done reason follow from the
-request alone); playing applies the timing plan and the fault, and measures. The
-native routes and the ``/v1`` routes share both halves, so ``/api/chat`` and
+Planning is pure (everything follows from the request alone); playing the plan out
+in time, with its timing and fault, is :mod:`mockserver.serving`'s. The native
+routes and the ``/v1`` routes share the plan, so ``/api/chat`` and
 ``/v1/chat/completions`` give the same text for the same conversation.
 """
 
 from __future__ import annotations
 
-import asyncio
 import random
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import textgen
-from .faults import MID_STREAM_MESSAGE, DroppedConnectionError, Fault
 from .store import InstalledModel
-from .timing import TimingPlan
-
-
-class MidStreamError(Exception):
-    """A fault that ends a started stream with an ``{"error"}`` line."""
 
 
 @dataclass(slots=True)
@@ -64,16 +56,6 @@ class Completion:
 
     def tool_calls(self) -> list[dict[str, Any]]:
         return self.calls
-
-
-@dataclass
-class Metrics:
-    total_duration: int
-    load_duration: int
-    prompt_eval_count: int
-    prompt_eval_duration: int
-    eval_count: int
-    eval_duration: int
 
 
 @dataclass
@@ -171,94 +153,3 @@ def _tool_call(tools: Sequence[dict[str, Any]], rng: random.Random) -> dict[str,
             "arguments": arguments if isinstance(arguments, dict) else {},
         }
     }
-
-
-Emit = Callable[[Piece], Awaitable[None]]
-Flush = Callable[[], Awaitable[None]]
-
-
-async def play(
-    completion: Completion,
-    timing: TimingPlan,
-    fault: Fault,
-    emit: Emit | None,
-    *,
-    flush: Flush | None = None,
-    fixed_clock: bool,
-    started: float,
-    loaded: float,
-    loaded_now: bool,
-    tokens_per_second: float,
-    prompt_tokens_per_second: float,
-    load_seconds: float,
-) -> Metrics:
-    """Emit every piece with its delay and fault; the metrics of what actually happened.
-
-    ``started``/``loaded`` are ``time.perf_counter()`` stamps of the request's arrival
-    and of the moment its slot (and model) was ready. ``flush`` is awaited before
-    every pause and before a fault, so that what was produced is on the wire before
-    the stream waits or breaks.
-    """
-    count = completion.count
-    delays = timing.delays(count, completion.seed)
-    first_at = last_at = time.perf_counter()
-    # With nothing to send piece by piece (no stream, delay or fault): the hot path.
-    pieces = [] if emit is None else completion.pieces
-    # Pauses are scheduled against running deadlines, not slept one after another:
-    # otherwise every late wake-up on a busy CPU adds to all the following tokens
-    # and the stream drifts from the plan the load tool is measured against.
-    due = first_at
-    for index, piece in enumerate(pieces):
-        if fault.drop_after is not None or fault.error_after is not None:
-            if flush is not None and index in (fault.drop_after, fault.error_after):
-                await flush()
-            _check_fault(fault, index)
-        stall = fault.stall if fault.stall and index == fault.stall_after else 0.0
-        if stall or delays[index]:
-            due += stall + delays[index]
-            if flush is not None:
-                await flush()
-            pause = due - time.perf_counter()
-            if pause > 0:
-                await asyncio.sleep(pause)
-        await emit(piece)  # type: ignore[misc]
-        last_at = time.perf_counter()
-        if index == 0:
-            first_at = last_at
-    if flush is not None:
-        await flush()
-    _check_fault(fault, count, final=True)
-    if not count:
-        first_at = last_at = time.perf_counter()
-
-    if fixed_clock:
-        # Reproducible figures: what the plan (or the model's nominal speed) says.
-        load = int(load_seconds * 1e9) if loaded_now else 0
-        prompt = int(
-            (
-                delays[0]
-                if count and delays[0]
-                else completion.prompt_tokens / prompt_tokens_per_second
-            )
-            * 1e9
-        )
-        gaps = sum(delays[1:])
-        evaluation = int((gaps if gaps else max(count - 1, 1) / tokens_per_second) * 1e9)
-        total = load + prompt + evaluation
-    else:
-        load = max(0, int((loaded - started) * 1e9))
-        prompt = max(1, int((first_at - loaded) * 1e9))
-        evaluation = max(1, int((last_at - first_at) * 1e9))
-        total = max(load + prompt + evaluation, int((time.perf_counter() - started) * 1e9))
-    return Metrics(total, load, completion.prompt_tokens, prompt, count, evaluation)
-
-
-def _check_fault(fault: Fault, index: int, *, final: bool = False) -> None:
-    if fault.drop_after is not None and (
-        index == fault.drop_after or (final and index < fault.drop_after)
-    ):
-        raise DroppedConnectionError(f"fault injected: drop-after={fault.drop_after}")
-    if fault.error_after is not None and (
-        index == fault.error_after or (final and index < fault.error_after)
-    ):
-        raise MidStreamError(fault.message or MID_STREAM_MESSAGE)

@@ -15,15 +15,17 @@ from typing import Any
 
 import orjson
 
+from ollama_harness.core.protocol import framing
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-JSON_TYPE = b"application/json; charset=utf-8"
-NDJSON_TYPE = b"application/x-ndjson"
-SSE_TYPE = b"text/event-stream"
-TEXT_TYPE = b"text/plain; charset=utf-8"
+JSON_TYPE = framing.JSON_TYPE.encode()
+NDJSON_TYPE = framing.NDJSON_TYPE.encode()
+SSE_TYPE = framing.SSE_TYPE.encode()
+TEXT_TYPE = framing.TEXT_TYPE.encode()
 
 
 class Request:

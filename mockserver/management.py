@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from ollama_harness.core.errors import ApiError
+from ollama_harness.core.protocol import framing, messages, progress
 
 from . import modelfile
 from .catalogue import ModelEntry
@@ -90,9 +91,9 @@ async def show(exchange: Exchange) -> None:
     body = state.parse(await exchange.request.body(), "show")
     name = _name_of(body)
     if not name:
-        raise ApiError(400, "model is required")
+        raise ApiError(400, messages.MODEL_REQUIRED)
     parse_name(name)
-    model = state.require(name, f"model '{name}' not found")
+    model = state.require(name, messages.model_not_found(name))
     await exchange.preflight(name)
     entry = model.entry
     info = entry.full_model_info()
@@ -131,7 +132,7 @@ async def copy(exchange: Exchange) -> None:
         raise ApiError(400, "source and destination are required")
     parse_name(source, f'source "{source}" is invalid')
     target = parse_name(destination, f'destination "{destination}" is invalid')
-    model = state.require(source, f'model "{source}" not found')
+    model = state.require(source, messages.copy_source_not_found(source))
     await exchange.preflight(source)
     state.store.install(target, model.entry, model.manifest, state.clock.now())
     await exchange.response.full(200, b"", None)
@@ -142,11 +143,11 @@ async def delete(exchange: Exchange) -> None:
     body = state.parse(await exchange.request.body(), "delete")
     name = _name_of(body)
     if not name:
-        raise ApiError(400, "model is required")
+        raise ApiError(400, messages.MODEL_REQUIRED)
     parsed = parse_name(name, f'name "{name}" is invalid')
     model = state.store.get(parsed)
     if model is None:
-        raise ApiError(404, f"model '{name}' not found")
+        raise ApiError(404, messages.model_not_found(name))
     await exchange.preflight(name)
     state.scheduler.unload(model)
     state.store.remove(parsed)
@@ -205,11 +206,11 @@ async def _progress(exchange: Exchange, body: dict[str, Any], lines: Iterator[Li
                 if fault.error_after is not None and index >= fault.error_after:
                     raise StreamFailedError(fault.message or MID_STREAM_MESSAGE)
                 if stream:
-                    await response.chunk(orjson.dumps(line) + b"\n")
+                    await response.chunk(framing.ndjson_line(line))
                 last = line
         except StreamFailedError as exc:
             if stream:
-                await response.finish(orjson.dumps({"error": str(exc)}) + b"\n")
+                await response.finish(framing.error_line(str(exc)))
                 return
             raise ApiError(500, str(exc)) from None
         if stream:
@@ -222,7 +223,7 @@ async def _progress(exchange: Exchange, body: dict[str, Any], lines: Iterator[Li
 
 def _layer_progress(verb: str, layer: Line, have: bool) -> Iterator[Line]:
     digest, total = str(layer["digest"]), int(layer["size"])
-    status = f"{verb} {digest.removeprefix('sha256:')[:12]}"
+    status = progress.layer_transfer(verb, digest)
     if have or total == 0:
         yield {"status": status, "digest": digest, "total": total, "completed": total}
         return
@@ -242,20 +243,20 @@ def _local_digests(state: MockState) -> set[str]:
 
 def _pull_lines(state: MockState, raw_name: str) -> Iterator[Line]:
     name = parse_name(raw_name)
-    yield {"status": "pulling manifest"}
+    yield progress.status(progress.PULLING_MANIFEST)
     repo = state.store.registry.get(repo_key(name))
     if repo is None:
-        raise StreamFailedError("pull model manifest: file does not exist")
+        raise StreamFailedError(progress.pull_manifest_failed("file does not exist"))
     have = _local_digests(state)
     layers = manifest_layers(repo.manifest)
     for layer in [*layers[1:], layers[0]]:  # weights and text layers, then the config
         yield from _layer_progress("pulling", layer, str(layer["digest"]) in have)
-    yield {"status": "verifying sha256 digest"}
-    yield {"status": "writing manifest"}
+    yield progress.status(progress.VERIFYING_DIGEST)
+    yield progress.status(progress.WRITING_MANIFEST)
     entry = repo.entry or entry_from_manifest(name.display, repo.manifest, state.store.blobs, None)
     state.store.install(name, entry, repo.manifest, state.clock.now())
-    yield {"status": "removing unused layers"}
-    yield {"status": "success"}
+    yield progress.status(progress.REMOVING_UNUSED_LAYERS)
+    yield progress.status(progress.SUCCESS)
 
 
 async def pull(exchange: Exchange) -> None:
@@ -269,7 +270,7 @@ async def pull(exchange: Exchange) -> None:
 
 def _push_lines(state: MockState, raw_name: str) -> Iterator[Line]:
     name = parse_name(raw_name)
-    yield {"status": "retrieving manifest"}
+    yield progress.status(progress.RETRIEVING_MANIFEST)
     model = state.store.get(name)
     if model is None:
         raise StreamFailedError(f"open {name.display}: file does not exist")
@@ -281,11 +282,11 @@ def _push_lines(state: MockState, raw_name: str) -> Iterator[Line]:
     )
     for layer in manifest_layers(model.manifest):
         yield from _layer_progress("pushing", layer, str(layer["digest"]) in already)
-    yield {"status": "pushing manifest"}
+    yield progress.status(progress.PUSHING_MANIFEST)
     from .store import RegistryRepo
 
     state.store.registry[repo_key(name)] = RegistryRepo(model.manifest, model.entry)
-    yield {"status": "success"}
+    yield progress.status(progress.SUCCESS)
 
 
 async def push(exchange: Exchange) -> None:
@@ -293,7 +294,7 @@ async def push(exchange: Exchange) -> None:
     body = state.parse(await exchange.request.body(), "push")
     name = _name_of(body)
     if not name:
-        raise ApiError(400, "model is required")
+        raise ApiError(400, messages.MODEL_REQUIRED)
     parse_name(name)
     await exchange.preflight(name)
     await _progress(exchange, body, _push_lines(state, name))
@@ -389,16 +390,18 @@ def _create_lines(
     name = parse_name(raw_name)
     if pull_first is not None:
         yield from (
-            line for line in _pull_lines(state, pull_first) if line.get("status") != "success"
+            line
+            for line in _pull_lines(state, pull_first)
+            if line.get("status") != progress.SUCCESS
         )
         base = state.lookup(pull_first)
         if base is None:
-            raise StreamFailedError("pull model manifest: file does not exist")
+            raise StreamFailedError(progress.pull_manifest_failed("file does not exist"))
     if base is not None:
         entry = base.entry
         base_weights = state.store.blobs.get(base.weights_digest) or b""
     else:
-        yield {"status": "parsing GGUF"}
+        yield progress.status(progress.PARSING_GGUF)
         entry = ModelEntry(name=name.display, template="{{ .Prompt }}")
         base_weights = weights or b""
     level = overrides.get("quantization_level")
@@ -419,11 +422,10 @@ def _create_lines(
     manifest = build_manifest(entry, state.store.blobs, base_weights)
     for layer in manifest_layers(manifest)[1:]:
         digest = str(layer["digest"])
-        verb = "using existing layer" if digest in before else "creating new layer"
-        yield {"status": f"{verb} {digest}"}
-    yield {"status": "writing manifest"}
+        yield progress.status(progress.layer_written(digest, created=digest not in before))
+    yield progress.status(progress.WRITING_MANIFEST)
     state.store.install(name, entry, manifest, state.clock.now())
-    yield {"status": "success"}
+    yield progress.status(progress.SUCCESS)
 
 
 async def create(exchange: Exchange) -> None:

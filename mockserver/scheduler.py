@@ -18,11 +18,11 @@ from datetime import timedelta
 from typing import Any
 
 from ollama_harness.core.errors import ApiError
+from ollama_harness.core.protocol import messages
 
 from .clock import Clock, rfc3339
 from .store import InstalledModel
 
-BUSY_MESSAGE = "server busy, please try again.  maximum pending requests exceeded"
 _FOREVER = timedelta(days=365 * 100)
 
 
@@ -116,7 +116,7 @@ class Scheduler:
             if self.waiting >= self.max_queue:
                 if loaded_now and runner.active == 0 and not runner.waiters:
                     del self.runners[key]
-                raise ApiError(503, BUSY_MESSAGE)
+                raise ApiError(503, messages.BUSY)
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             runner.waiters.append(waiter)
             self.waiting += 1

@@ -1,36 +1,55 @@
-"""Serve a planned completion: wait for a slot, then stream or answer once.
+"""Serve a planned completion: wait for a slot, play the plan out, stream or answer once.
 
-Shared by the native routes (NDJSON lines) and the ``/v1`` routes (SSE events):
-they differ only in how a piece, the end of a stream and a whole answer are
-encoded, which the caller passes in as an :class:`Encoding`.
+A route (native or ``/v1``) hands :func:`serve` an :class:`Answer`: its content
+type, the generator of its stream's lines, its whole answer and its error line.
+The generator reads top to bottom as the stream does::
+
+    async for batch in playback.batches():   # pieces, on the timing plan's schedule
+        yield <those pieces' lines>
+    yield <the final line, from playback.metrics()>
+
+:class:`Playback` owns the schedule: the pauses, the fault, the batching of lines
+produced back to back into one write, the release of the slot when generation
+ends, and the metrics of what actually happened.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ollama_harness.core.errors import ApiError
+from ollama_harness.core.protocol.metrics import Metrics
 
-from . import generation
 from .exchange import Exchange
-from .generation import Completion, Metrics, MidStreamError, Piece
+from .faults import MID_STREAM_MESSAGE, DroppedConnectionError, Fault
+from .generation import Completion, Piece
 from .http import JSON_TYPE, until_disconnect
+from .scheduler import Lease
 from .store import InstalledModel
+from .timing import TimingPlan
 
+# Lines produced back to back (no pause between them) go out in one write of up to
+# this many; a pause, a fault or the end sends what is pending at once, so with a
+# delay every line reaches the client the moment it is produced.
 _BATCH = 32
 
 
-@dataclass
-class Encoding:
+class MidStreamError(Exception):
+    """A fault that ends a started stream with an ``{"error"}`` line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """How a route answers: its stream's lines, its whole answer, its error line."""
+
     content_type: bytes
-    piece: Callable[[Piece], bytes | None]  # None: send nothing for this piece
-    end: Callable[[Metrics], bytes]  # last bytes of a stream
-    whole: Callable[[Metrics], bytes]  # the non-streamed answer
-    error: Callable[[str], bytes]  # last line of a stream that failed
-    head: Callable[[], bytes] | None = None  # bytes before the first piece (SSE role chunk)
+    lines: Callable[[Playback], AsyncIterator[bytes]]
+    whole: Callable[[Metrics], bytes]
+    error: Callable[[str], bytes]
 
 
 def num_ctx(model: InstalledModel, options: dict[str, Any]) -> int:
@@ -40,89 +59,155 @@ def num_ctx(model: InstalledModel, options: dict[str, Any]) -> int:
     return min(4096, model.entry.context_length)
 
 
+class Playback:
+    """A planned completion played out on a leased slot, with its timing and fault."""
+
+    def __init__(
+        self,
+        exchange: Exchange,
+        model: InstalledModel,
+        lease: Lease,
+        planned: Completion,
+        plan: TimingPlan,
+    ) -> None:
+        self.exchange = exchange
+        self.model = model
+        self.lease = lease
+        self.planned = planned
+        self.delays = plan.delays(planned.count, planned.seed)
+        self.loaded = self.first_at = self.last_at = time.perf_counter()
+        self.on_end: Callable[[], None] = lambda: None  # frees the slot
+
+    async def batches(self) -> AsyncIterator[list[Piece]]:
+        """The pieces, in the batches that go out in one write each.
+
+        Pauses are scheduled against running deadlines, not slept one after another:
+        otherwise every late wake-up on a busy CPU adds to all the following tokens
+        and the stream drifts from the plan the load tool is measured against. A
+        fault raises (:class:`MidStreamError`, or DroppedConnectionError) once the
+        pieces before it are out.
+        """
+        fault = self.exchange.fault
+        faulty = fault.drop_after is not None or fault.error_after is not None
+        stats = self.exchange.state.stats
+        delays = self.delays
+        batch: list[Piece] = []
+        due = self.first_at = self.last_at = time.perf_counter()
+        for index, piece in enumerate(self.planned.pieces):
+            if faulty and index in (fault.drop_after, fault.error_after):
+                if batch:
+                    yield batch
+                    batch = []
+                _check_fault(fault, index)
+            stall = fault.stall if fault.stall and index == fault.stall_after else 0.0
+            if stall or delays[index]:
+                if batch:
+                    yield batch
+                    batch = []
+                due += stall + delays[index]
+                pause = due - time.perf_counter()
+                if pause > 0:
+                    await asyncio.sleep(pause)
+            batch.append(piece)
+            stats["tokens"] += 1
+            self.last_at = time.perf_counter()
+            if index == 0:
+                self.first_at = self.last_at
+            if len(batch) >= _BATCH:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+        _check_fault(fault, self.planned.count, final=True)
+        if not self.planned.count:
+            self.first_at = self.last_at = time.perf_counter()
+        # Generation is over: like Ollama's runner, the slot is free before the last
+        # line is written.
+        self.on_end()
+
+    def skip(self) -> None:
+        """Nothing to wait for and nobody watching the pieces: the non-streamed hot path."""
+        self.exchange.state.stats["tokens"] += self.planned.count
+        self.first_at = self.last_at = time.perf_counter()
+        self.on_end()
+
+    def metrics(self) -> Metrics:
+        """What happened, or, on a fixed clock, what the plan and the model's speed say."""
+        entry = self.model.entry
+        planned = self.planned
+        count = planned.count
+        if self.exchange.state.clock.fixed:
+            delays = self.delays
+            load = int(entry.load_ms * 1e6) if self.lease.loaded_now else 0
+            first = delays[0] if count and delays[0] else 0.0
+            prompt = int((first or planned.prompt_tokens / entry.prompt_tokens_per_second) * 1e9)
+            gaps = sum(delays[1:])
+            evaluation = int((gaps if gaps else max(count - 1, 1) / entry.tokens_per_second) * 1e9)
+            total = load + prompt + evaluation
+        else:
+            started = self.exchange.started
+            load = max(0, int((self.loaded - started) * 1e9))
+            prompt = max(1, int((self.first_at - self.loaded) * 1e9))
+            evaluation = max(1, int((self.last_at - self.first_at) * 1e9))
+            total = max(load + prompt + evaluation, int((time.perf_counter() - started) * 1e9))
+        return Metrics(total, load, planned.prompt_tokens, prompt, count, evaluation)
+
+
+def _check_fault(fault: Fault, index: int, *, final: bool = False) -> None:
+    if fault.drop_after is not None and (
+        index == fault.drop_after or (final and index < fault.drop_after)
+    ):
+        raise DroppedConnectionError(f"fault injected: drop-after={fault.drop_after}")
+    if fault.error_after is not None and (
+        index == fault.error_after or (final and index < fault.error_after)
+    ):
+        raise MidStreamError(fault.message or MID_STREAM_MESSAGE)
+
+
 async def serve(
     exchange: Exchange,
     model: InstalledModel,
+    planned: Completion,
+    answer: Answer,
     *,
     stream: bool,
     keep_alive: float | None,
     options: dict[str, Any],
-    planned: Completion,
-    encoding: Encoding,
 ) -> None:
     state = exchange.state
     response = exchange.response
-    plan = exchange.timing(model)
     fault = exchange.fault
-    entry = model.entry
-
-    # Lines produced back to back (no delay between them) go out in one write of up
-    # to _BATCH lines; before any pause, fault or the end, pending lines are flushed,
-    # so with a delay every line reaches the client the moment it is produced.
-    pending: list[bytes] = []
-
-    async def flush() -> None:
-        if pending:
-            data = b"".join(pending)
-            pending.clear()
-            await response.chunk(data)
+    plan = exchange.timing(model)
 
     async def work() -> None:
         lease = await state.scheduler.acquire(model, keep_alive, num_ctx(model, options))
-        loaded = time.perf_counter()
+        playback = Playback(exchange, model, lease, planned, plan)
+        playback.on_end = lambda: state.scheduler.release(lease, keep_alive)
         state.stats["started"] += 1
         headers = [(b"x-mock-timing", plan.header_value())]
         try:
-            emit: Callable[[Piece], Awaitable[None]] | None
             if stream:
-                await response.start(200, encoding.content_type, headers)
-                if encoding.head is not None:
-                    await response.chunk(encoding.head())
-
-                async def emit(piece: Piece) -> None:
-                    data = encoding.piece(piece)
-                    if data is not None:
-                        pending.append(data)
-                        if len(pending) >= _BATCH:
-                            await flush()
-                    state.stats["tokens"] += 1
-
-            elif plan.is_zero and fault.is_empty:
-                emit = None  # an answer sent whole, with nothing to wait for: skip the loop
-                state.stats["tokens"] += planned.count
-            else:
-
-                async def emit(piece: Piece) -> None:
-                    state.stats["tokens"] += 1
-
-            try:
-                metrics = await generation.play(
-                    planned,
-                    plan,
-                    fault,
-                    emit,
-                    flush=flush if stream else None,
-                    fixed_clock=state.clock.fixed,
-                    started=exchange.started,
-                    loaded=loaded,
-                    loaded_now=lease.loaded_now,
-                    tokens_per_second=entry.tokens_per_second,
-                    prompt_tokens_per_second=entry.prompt_tokens_per_second,
-                    load_seconds=entry.load_ms / 1000.0,
-                )
-            except MidStreamError as exc:
-                state.stats["errors"] += 1
-                if stream:
-                    await response.finish(encoding.error(str(exc)))
+                await response.start(200, answer.content_type, headers)
+                try:
+                    async for data in answer.lines(playback):
+                        if data:
+                            await response.chunk(data)
+                except MidStreamError as exc:
+                    state.stats["errors"] += 1
+                    await response.finish(answer.error(str(exc)))
                     return
-                raise ApiError(500, str(exc)) from None
-            # Generation is over: like Ollama's runner, the slot is free before the
-            # last bytes are written.
-            state.scheduler.release(lease, keep_alive)
-            if stream:
-                await response.finish(encoding.end(metrics))
+                await response.finish()
             else:
-                await response.full(200, encoding.whole(metrics), JSON_TYPE, headers)
+                if plan.is_zero and fault.is_empty:
+                    playback.skip()
+                else:
+                    try:
+                        async for _batch in playback.batches():
+                            pass
+                    except MidStreamError as exc:
+                        state.stats["errors"] += 1
+                        raise ApiError(500, str(exc)) from None
+                await response.full(200, answer.whole(playback.metrics()), JSON_TYPE, headers)
             state.stats["finished"] += 1
         finally:
             state.scheduler.release(lease, keep_alive)

@@ -10,6 +10,7 @@ import orjson
 from ollama_harness.core.durations import DurationError, parse_keep_alive
 from ollama_harness.core.errors import ApiError, decode_body, request_error
 from ollama_harness.core.names import ModelName, ModelNameError, parse_model_name
+from ollama_harness.core.protocol import messages
 from ollama_harness.core.spec import Spec, load_spec
 
 from .catalogue import load_catalogue
@@ -113,7 +114,7 @@ class MockState:
             raise ApiError(400, str(exc)) from None
 
 
-def parse_name(raw: str, message: str = "invalid model name") -> ModelName:
+def parse_name(raw: str, message: str = messages.INVALID_MODEL_NAME) -> ModelName:
     try:
         return parse_model_name(raw)
     except ModelNameError:

@@ -1,5 +1,8 @@
 """Run the mock in-process for tests: a uvicorn server on a free loopback port.
 
+The port is bound when the server is created and handed to uvicorn as a socket, so
+no other process can take it between choosing it and listening on it.
+
     with MockServer(clock="fixed") as mock:
         ollama.Client(host=mock.url).generate(model="smollm2:135m", prompt="hi")
 
@@ -25,10 +28,12 @@ from .settings import MockSettings
 from .state import MockState
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+def bound_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` (0: a free port), for uvicorn's ``sockets=``."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
 
 
 class MockServer:
@@ -38,8 +43,10 @@ class MockServer:
         base = settings.model_dump() if settings is not None else {}
         base.update(overrides)
         base["host"] = base.get("host") or "127.0.0.1"
+        self._socket: socket.socket | None = None
         if not base.get("port"):
-            base["port"] = free_port(base["host"])
+            self._socket = bound_socket(base["host"], 0)
+            base["port"] = int(self._socket.getsockname()[1])
         # model_validate reads no environment: a test's server is what the test says.
         self.settings = MockSettings.model_validate(base)
         self.app: Any = create_app(self.settings)
@@ -69,6 +76,8 @@ class MockServer:
 
     # -- lifecycle ------------------------------------------------------------------
     def start(self, timeout: float = 10.0) -> MockServer:
+        if self._socket is None or self._socket.fileno() == -1:
+            self._socket = bound_socket(self.settings.host, self.settings.port)
         config = uvicorn.Config(
             self.app,
             host=self.settings.host,
@@ -91,12 +100,12 @@ class MockServer:
         return self
 
     def _run(self) -> None:
-        assert self._server is not None
+        assert self._server is not None and self._socket is not None
         loop = asyncio.new_event_loop()
         self._loop = loop
         asyncio.set_event_loop(loop)
         try:
-            loop.run_until_complete(self._server.serve())
+            loop.run_until_complete(self._server.serve(sockets=[self._socket]))
         finally:
             loop.close()
 
@@ -105,6 +114,8 @@ class MockServer:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self._socket is not None:
+            self._socket.close()
         self._server = self._thread = None
 
     def reset(self) -> None:
@@ -144,4 +155,4 @@ class MockServer:
         await asyncio.to_thread(self.stop)
 
 
-__all__ = ["MockApp", "MockServer", "free_port"]
+__all__ = ["MockApp", "MockServer", "bound_socket"]

@@ -1,9 +1,11 @@
-"""The reference server as an ASGI app: routes, errors, host guard, CORS, lifespan."""
+"""The reference server as an ASGI app: routes, errors, host guard, CORS, lifespan.
+
+The Host and Origin policy is the protocol core's (the mock applies the same one).
+"""
 
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,13 +13,13 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ollama_harness.core.errors import ApiError, openai_error
+from ollama_harness.core.protocol import messages
+from ollama_harness.core.protocol.origins import GuardMiddleware, RequestGuard
 from ollama_harness.core.spec import load_spec
 from realserver import engine, native_inference, native_models, openai_compat
 from realserver.catalog import ModelCatalog
@@ -29,56 +31,6 @@ from realserver.state import ServerState
 from realserver.store import ModelStore
 
 log = logging.getLogger("realserver")
-
-_LOCAL_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]", "0.0.0.0")
-
-
-def _host_allowed(host_header: str) -> bool:
-    """Ollama's allowedHost: loopback names, the machine's own names, .localhost etc."""
-    host = host_header.strip()
-    if host.startswith("["):
-        host = host[1 : host.find("]")]
-    elif host.count(":") == 1:
-        host = host.split(":")[0]
-    host = host.lower()
-    if not host or host in _LOCAL_NAMES:
-        return True
-    import socket
-
-    if host == socket.gethostname().lower():
-        return True
-    if host.endswith((".localhost", ".local", ".internal")):
-        return True
-    with contextlib.suppress(ValueError):
-        address = ipaddress.ip_address(host)
-        return address.is_loopback or address.is_private or address.is_unspecified
-    return False
-
-
-class HostGuard:
-    """403 for a foreign Host header when listening on loopback (DNS rebinding)."""
-
-    def __init__(self, app: ASGIApp, loopback: bool) -> None:
-        self.app = app
-        self.loopback = loopback
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self.loopback:
-            headers = dict(scope.get("headers") or [])
-            host = headers.get(b"host", b"").decode("latin-1")
-            if not _host_allowed(host):
-                await Response(status_code=403)(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
-def _is_loopback(host: str) -> bool:
-    if host in ("localhost", ""):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
@@ -92,9 +44,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     # Ollama's router (gin) answers unknown paths and wrong methods in plain text.
     if exc.status_code == 405:
-        return PlainTextResponse("405 method not allowed", status_code=405)
+        return PlainTextResponse(messages.METHOD_NOT_ALLOWED, status_code=405)
     if exc.status_code == 404:
-        return PlainTextResponse("404 page not found", status_code=404)
+        return PlainTextResponse(messages.PAGE_NOT_FOUND, status_code=404)
     return PlainTextResponse(str(exc.detail), status_code=exc.status_code)
 
 
@@ -161,18 +113,7 @@ def create_app(settings: RealServerSettings | None = None) -> Starlette:
         await state.scheduler.shutdown()
 
     host, _ = settings.bind()
-    origins = settings.origin_list()
-    middleware = [
-        Middleware(HostGuard, loopback=_is_loopback(host)),
-        Middleware(
-            CORSMiddleware,
-            allow_origins=origins,
-            allow_origin_regex=r"^(https?://(localhost|127\.0\.0\.1|0\.0\.0\.0)(:\d+)?"
-            r"|(app|file|tauri|vscode-webview)://.*)$",
-            allow_methods=["*"],
-            allow_headers=["*"],
-        ),
-    ]
+    middleware = [Middleware(GuardMiddleware, guard=RequestGuard(host, settings.origins))]
     handlers: dict[Any, Any] = {
         ApiError: _api_error,
         HTTPException: _http_error,

@@ -39,6 +39,7 @@ from typing import Any
 from ollama_harness.core.errors import ApiError
 from ollama_harness.core.modelfile import MISSING_FROM, ModelfileError, parse_modelfile
 from ollama_harness.core.names import ModelName, ModelNameError, parse_model_name
+from ollama_harness.core.protocol import messages, progress
 from realserver import store as st
 from realserver.blobs import LayerPins, parse_digest, release_pins, replace_manifest
 from realserver.gguf_info import GGUFError, GGUFInfo, read_gguf
@@ -163,7 +164,7 @@ def build_request(store: st.ModelStore, name: ModelName, body: dict[str, Any]) -
             try:
                 parse_model_name(request.from_)
             except ModelNameError:
-                raise ApiError(400, "invalid model name") from None
+                raise ApiError(400, messages.INVALID_MODEL_NAME) from None
     if request.template:
         try:
             Template(request.template)
@@ -261,7 +262,7 @@ async def create_model(
             async for line in _from_model(ctx, request.from_, layers, config, held):
                 yield line
         if files:
-            yield {"status": "parsing GGUF"}
+            yield progress.status(progress.PARSING_GGUF)
             for _file_name, file_digest in files.items():
                 layers.append(await _gguf_layer(store, file_digest, held, pins))
         for _file_name, file_digest in request.adapters.items():
@@ -288,14 +289,13 @@ async def create_model(
         config.setdefault("os", "linux")
         await _text_layers(store, request, layers, held, pins)
         for item in layers:
-            verb = "creating new" if item.created else "using existing"
-            yield {"status": f"{verb} layer {item.layer.digest}"}
+            yield progress.status(progress.layer_written(item.layer.digest, created=item.created))
         config["rootfs"] = {"type": "layers", "diff_ids": [i.layer.digest for i in layers]}
         config_layer = await _write(
             store, pins, held, json.dumps(config).encode(), st.CONFIG_MEDIA_TYPE
         )
         manifest = st.Manifest(config=config_layer.layer, layers=tuple(i.layer for i in layers))
-        yield {"status": "writing manifest"}
+        yield progress.status(progress.WRITING_MANIFEST)
         try:
             await asyncio.to_thread(
                 replace_manifest,
@@ -307,7 +307,7 @@ async def create_model(
         except st.StoreError as exc:
             raise ApiError(500, str(exc)) from None
         succeeded = True
-        yield {"status": "success"}
+        yield progress.status(progress.SUCCESS)
     finally:
         await asyncio.to_thread(release_pins, store, pins, held)
         if not succeeded:
@@ -330,13 +330,13 @@ async def _from_model(
         # Ollama pulls a base it does not have.
         try:
             async for line in pull_model(ctx.pull, base):
-                if line.get("status") != "success":
+                if line.get("status") != progress.SUCCESS:
                     yield line
         except RegistryError as exc:
             raise ApiError(500, str(exc)) from None
         found = _pin_manifest(ctx, base, held)
         if found is None:
-            raise ApiError(404, f"model '{source}' not found")
+            raise ApiError(404, messages.model_not_found(source))
     stored = found
     for layer in stored.manifest.layers:
         item = _Layer(

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ollama_harness.core.errors import ApiError
+from ollama_harness.core.protocol import messages
 from realserver.engine import GenerationCancelledError, GenerationResult, LlamaContext
 from realserver.options import SamplingOptions
 from realserver.scheduler import Lease, Scheduler
@@ -147,5 +148,5 @@ async def framed(
         raise
     except Exception as exc:
         if not started:
-            raise ApiError(500, f"an error was encountered while running the model: {exc}") from exc
+            raise ApiError(500, messages.runner_failed(exc)) from exc
         yield error_chunk(exc)

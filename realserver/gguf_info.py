@@ -4,7 +4,10 @@
 (format, family, parameter size, quantisation level) and ``model_info``, the GGUF
 key/value pairs with the large tokenizer arrays left out unless ``verbose``.
 Reading uses the ``gguf`` package's memory-mapped reader; results are cached per
-file because a GGUF never changes under its content-addressed name.
+file because a GGUF never changes under its content-addressed name. The cache keeps
+at most :data:`CACHE_SIZE` files and never their vocabularies (the big tokenizer
+arrays run to tens of megabytes as Python objects): a verbose ``model_info`` reads
+them again from the file.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ import math
 import mmap
 import struct
 import threading
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -106,12 +110,14 @@ class GGUFInfo:
 
     def model_info(self, verbose: bool = False) -> dict[str, Any]:
         """GGUF keys as /api/show's ``model_info`` (general.parameter_count added)."""
+        metadata = self.metadata
+        if verbose and any(_is_big(key) and value is None for key, value in metadata.items()):
+            metadata = _parse(self.path)[0]  # the vocabularies were left out of the cache
         out: dict[str, Any] = {}
-        for key, value in self.metadata.items():
+        for key, value in metadata.items():
             if key.startswith("GGUF.") or key == "tokenizer.chat_template":
                 continue
-            big = key in _BIG_ARRAYS or key.startswith(_BIG_ARRAY_PREFIXES)
-            out[key] = value if verbose or not big else None
+            out[key] = value if verbose or not _is_big(key) else None
         out["general.parameter_count"] = self.parameter_count
         return dict(sorted(out.items()))
 
@@ -239,7 +245,12 @@ def _parse(path: Path) -> tuple[dict[str, Any], int, int, list[dict[str, Any]]]:
     return metadata, parameters, tensor_bytes, tensors
 
 
-_cache: dict[tuple[str, int, float], GGUFInfo] = {}
+def _is_big(key: str) -> bool:
+    return key in _BIG_ARRAYS or key.startswith(_BIG_ARRAY_PREFIXES)
+
+
+CACHE_SIZE = 64  # files; a store rarely holds more models than this
+_cache: OrderedDict[tuple[str, int, float], GGUFInfo] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
@@ -249,6 +260,8 @@ def read_gguf(path: Path) -> GGUFInfo:
     key = (str(path), stat.st_size, stat.st_mtime)
     with _cache_lock:
         cached = _cache.get(key)
+        if cached is not None:
+            _cache.move_to_end(key)
     if cached is not None:
         return cached
     metadata, parameters, tensor_bytes, tensors = _parse(path)
@@ -263,6 +276,11 @@ def read_gguf(path: Path) -> GGUFInfo:
         tensor_bytes=tensor_bytes,
         tensors=tensors,
     )
+    # Callers keep what they are given (a catalog record holds it): hand out the small
+    # copy too, so that no vocabulary outlives the request that read it.
+    small = replace(info, metadata={k: None if _is_big(k) else v for k, v in metadata.items()})
     with _cache_lock:
-        _cache[key] = info
-    return info
+        _cache[key] = small
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return small

@@ -20,11 +20,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from ollama_harness.core.errors import ApiError, decode_body, request_error, translate_issue
+from ollama_harness.core.errors import ApiError, decode_body, request_error
+from ollama_harness.core.protocol import framing
 from ollama_harness.core.spec import Spec
 
-NDJSON = "application/x-ndjson"
-SSE = "text/event-stream"
+NDJSON = framing.NDJSON_TYPE
+SSE = framing.SSE_TYPE
 
 
 def now_rfc3339() -> str:
@@ -70,11 +71,6 @@ async def read_body(request: Request, operation_id: str, spec: Spec) -> dict[str
     if error is not None:
         raise error
     return dict(body)
-
-
-def first_issue_error(operation_id: str, body: Any, spec: Spec) -> ApiError | None:
-    issues = spec.validate_request(operation_id, body)
-    return translate_issue(operation_id, body, issues[0]) if issues else None
 
 
 class StreamResponse:

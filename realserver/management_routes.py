@@ -26,6 +26,7 @@ from starlette.routing import Route
 
 from ollama_harness.core.errors import ApiError
 from ollama_harness.core.names import ModelName, ModelNameError, parse_model_name
+from ollama_harness.core.protocol import messages, progress
 from realserver.blobs import (
     LayerPins,
     parse_digest,
@@ -68,7 +69,7 @@ class Management:
         try:
             return text, parse_model_name(text)
         except ModelNameError:
-            raise ApiError(400, "invalid model name") from None
+            raise ApiError(400, messages.INVALID_MODEL_NAME) from None
 
     def _existing(self, name: ModelName) -> ModelName:
         """The stored spelling of a name (lookups ignore case), else the name itself."""
@@ -94,7 +95,7 @@ class Management:
         body = await read_body(request, "push", self.state.spec)
         text, name = self._name(body)
         if not text:
-            raise ApiError(400, "model is required")
+            raise ApiError(400, messages.MODEL_REQUIRED)
         events = push_model(
             self.state.store, self._existing(name), bool(body.get("insecure")), self.mirror
         )
@@ -125,7 +126,7 @@ class Management:
                 return True
 
         if not await asyncio.to_thread(copy):
-            raise ApiError(404, f'model "{source}" not found')
+            raise ApiError(404, messages.copy_source_not_found(source))
         return Response(status_code=200)
 
     async def delete(self, request: Request) -> Response:
@@ -141,7 +142,7 @@ class Management:
             await state.scheduler.unload(record)
         existed, manifest = await asyncio.to_thread(state.store.remove_manifest, name)
         if not existed:
-            raise ApiError(404, f"model '{text}' not found")
+            raise ApiError(404, messages.model_not_found(text))
         if manifest is not None:
             await asyncio.to_thread(remove_layers, state.store, self.pins, manifest.digests())
         return Response(status_code=200)
@@ -189,7 +190,7 @@ async def progress_response(
     try:
         first = await anext(events)
     except StopAsyncIteration:
-        return JSONResponse({"status": "success"})
+        return JSONResponse(progress.status(progress.SUCCESS))
     except Exception as exc:
         return error_response(_error_of(exc))
     if stream is False:

@@ -19,6 +19,9 @@ from starlette.responses import Response
 
 from ollama_harness.core.durations import DurationError, parse_keep_alive
 from ollama_harness.core.errors import ApiError
+from ollama_harness.core.protocol import checks, framing, native
+from ollama_harness.core.protocol import messages as wording
+from ollama_harness.core.protocol.metrics import Metrics
 from realserver import options as opts
 from realserver.catalog import ModelRecord
 from realserver.engine import (
@@ -67,12 +70,7 @@ def keep_alive_of(body: dict[str, Any]) -> float | str | None:
 
 def require(record: ModelRecord, model: str, capability: str, what: str | None = None) -> None:
     if capability not in record.capabilities:
-        raise ApiError(400, f'"{model}" does not support {what or capability}')
-
-
-def check_think(record: ModelRecord, model: str, think: Any) -> None:
-    if think not in (None, False) and "thinking" not in record.capabilities:
-        raise ApiError(400, f'"{model}" does not support thinking')
+        raise ApiError(400, wording.does_not_support(model, what or capability))
 
 
 def load_and_sampling(
@@ -90,15 +88,14 @@ def top_logprobs_of(body: dict[str, Any]) -> int | None:
 
 
 def metrics(started: int, lease: Lease, result: GenerationResult) -> dict[str, int]:
-    values = {
-        "total_duration": time.perf_counter_ns() - started,
-        "load_duration": lease.load_duration,
-        "prompt_eval_count": result.prompt_eval_count,
-        "prompt_eval_duration": result.prompt_eval_duration,
-        "eval_count": result.eval_count,
-        "eval_duration": result.eval_duration,
-    }
-    return {key: value for key, value in values.items() if value}  # omitempty
+    return Metrics(
+        time.perf_counter_ns() - started,
+        lease.load_duration,
+        result.prompt_eval_count,
+        result.prompt_eval_duration,
+        result.eval_count,
+        result.eval_duration,
+    ).fields()
 
 
 def conversation_prompt(
@@ -134,7 +131,7 @@ async def acquire(
     except ApiError:
         raise
     except (OSError, ValueError, RuntimeError) as exc:
-        raise ApiError(500, f"llama runner failed to load the model: {exc}") from exc
+        raise ApiError(500, wording.load_failed(exc)) from exc
 
 
 async def load_or_unload(
@@ -164,8 +161,7 @@ async def answer_once(
             except ApiError:
                 raise
             except Exception as exc:
-                message = f"an error was encountered while running the model: {exc}"
-                raise ApiError(500, message) from exc
+                raise ApiError(500, wording.runner_failed(exc)) from exc
         job.cancel()
         collect.cancel()
         return None
@@ -174,7 +170,7 @@ async def answer_once(
 
 
 def error_line(exc: BaseException) -> bytes:
-    return dumps({"error": f"an error was encountered while running the model: {exc}"}) + b"\n"
+    return framing.error_line(wording.runner_failed(exc))
 
 
 # -- /api/generate ------------------------------------------------------------------
@@ -186,30 +182,18 @@ async def generate(request: Request) -> Response:
     body = await read_body(request, "generate", state.spec)
     model = body["model"]
     raw = bool(body.get("raw"))
-    if raw and (body.get("template") or body.get("system") or body.get("context")):
-        raise ApiError(400, "raw mode does not support template, system, or context")
-    record = state.lookup(model, f"model '{model}' not found")
-    require(record, model, "completion", "generate")
+    record = state.lookup(model, wording.model_not_found(model))
     prompt_text = body.get("prompt") or ""
     suffix = body.get("suffix") or ""
-    if suffix:
-        require(record, model, "insert")
-    if body.get("images"):
-        require(record, model, "vision")
-    check_think(record, model, body.get("think"))
     keep_alive = keep_alive_of(body)
+    # Ollama's order (the protocol core's): an unload comes before any capability check.
+    unload = checks.unloads(not prompt_text, keep_alive)
+    if not unload:
+        checks.check_generate(model, body, record.capabilities)
 
-    if not prompt_text and not suffix:
+    if unload or (not prompt_text and not suffix):
         reason = await load_or_unload(state, record, body, keep_alive)
-        return JSONResponse(
-            {
-                "model": model,
-                "created_at": now_rfc3339(),
-                "response": "",
-                "done": True,
-                "done_reason": reason,
-            }
-        )
+        return JSONResponse(native.empty_answer(model, now_rfc3339(), reason, chat=False))
 
     grammar = grammar_for(body.get("format"))
     load, sampling = load_and_sampling(state, record, body)
@@ -278,7 +262,7 @@ def _generate_prompt(
         template = record.compiled_template()
     if suffix:
         if template is None:
-            raise ApiError(400, f'"{body["model"]}" does not support insert')
+            raise ApiError(400, wording.does_not_support(body["model"], "insert"))
         text = render_suffix(template, prompt, suffix)
         return lambda ctx: [*context_tokens, *ctx.tokenize(text)]
     messages: list[Message] = []
@@ -314,28 +298,18 @@ async def chat(request: Request) -> Response:
     started = time.perf_counter_ns()
     body = await read_body(request, "chat", state.spec)
     model = body["model"]
-    record = state.lookup(model, f"model '{model}' not found")
-    require(record, model, "completion", "chat")
+    record = state.lookup(model, wording.model_not_found(model))
     raw_messages: list[dict[str, Any]] = list(body.get("messages") or [])
     tools = [tool_from_json(t) for t in body.get("tools") or []]
-    if tools:
-        require(record, model, "tools")
-    if any(m.get("images") for m in raw_messages):
-        require(record, model, "vision")
-    check_think(record, model, body.get("think"))
     keep_alive = keep_alive_of(body)
+    # Ollama's order (the protocol core's): an unload comes before any capability check.
+    if not checks.unloads(not raw_messages, keep_alive):
+        images = [image for m in raw_messages for image in m.get("images") or []]
+        checks.check_chat(model, body, record.capabilities, think=body.get("think"), images=images)
 
     if not raw_messages:
         reason = await load_or_unload(state, record, body, keep_alive)
-        return JSONResponse(
-            {
-                "model": model,
-                "created_at": now_rfc3339(),
-                "message": {"role": "assistant", "content": ""},
-                "done_reason": reason,
-                "done": True,
-            }
-        )
+        return JSONResponse(native.empty_answer(model, now_rfc3339(), reason, chat=True))
 
     grammar = grammar_for(body.get("format"))
     load, sampling = load_and_sampling(state, record, body)
@@ -445,7 +419,7 @@ async def embed_texts(
                     tokens = embedder.tokenize(text)
                     if len(tokens) > embedder.n_ctx:
                         if not truncate:
-                            raise ContextLengthError("the input length exceeds the context length")
+                            raise ContextLengthError(wording.CONTEXT_EXCEEDED)
                         tokens = tokens[: embedder.n_ctx]
                     if not tokens:
                         raise ContextLengthError("input is empty")
@@ -468,11 +442,11 @@ async def embed(request: Request) -> Response:
     started = time.perf_counter_ns()
     body = await read_body(request, "embed", state.spec)
     model = body["model"]
-    record = state.lookup(model, f'model "{model}" not found, try pulling it first')
+    record = state.lookup(model, wording.model_not_found_pull(model))
     raw_input = body.get("input")
     texts = [raw_input] if isinstance(raw_input, str) else list(raw_input or [])
     if not all(isinstance(t, str) for t in texts):
-        raise ApiError(400, "invalid input type")
+        raise ApiError(400, wording.INVALID_INPUT_TYPE)
     texts = [t for t in texts if t != ""] if isinstance(raw_input, str) else texts
     if not texts:
         return JSONResponse({"model": model, "embeddings": []})
@@ -494,7 +468,7 @@ async def embeddings(request: Request) -> Response:
     state: ServerState = request.app.state.server
     body = await read_body(request, "embeddings", state.spec)
     model = body["model"]
-    record = state.lookup(model, f'model "{model}" not found, try pulling it first')
+    record = state.lookup(model, wording.model_not_found_pull(model))
     prompt = body.get("prompt") or ""
     if not prompt:
         await load_or_unload(state, record, body, keep_alive_of(body))

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from ollama_harness.core.errors import ApiError
+from ollama_harness.core.protocol import messages
 from realserver.catalog import ModelRecord
 from realserver.http import JSONResponse, read_body, timestamp
 from realserver.state import ServerState
@@ -50,8 +51,8 @@ async def show(request: Request) -> Response:
     body = await read_body(request, "show", state.spec)
     model = body.get("model") or body.get("name") or ""
     if not model:
-        raise ApiError(400, "model is required")
-    record = state.lookup(model, f"model '{model}' not found")
+        raise ApiError(400, messages.MODEL_REQUIRED)
+    record = state.lookup(model, messages.model_not_found(model))
     verbose = bool(body.get("verbose"))
     out: dict[str, Any] = {}
     if record.license:

@@ -3,16 +3,14 @@
 
 Each request is translated to the native one (as Ollama's middleware does) and
 run through the same prompt building, scheduler and token loop; only the framing
-differs: SSE ``data:`` chunks ending with ``data: [DONE]`` and OpenAI's error
-envelope.
+differs. The translation both ways (options, formats, chunks, finish reasons,
+usage, the error envelope) is the protocol core's, shared with the mock.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
-import struct
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -20,129 +18,44 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ollama_harness.core.errors import ApiError, decode_body
+from ollama_harness.core.errors import ApiError, decode_body, request_error
 from ollama_harness.core.names import ModelNameError, parse_model_name
+from ollama_harness.core.protocol import checks, messages, openai
 from realserver.engine import GenerationResult
 from realserver.generation import GenerationJob, framed, grammar_for
 from realserver.gotemplate import TemplateError
-from realserver.http import SSE, JSONResponse, StreamResponse, dumps
+from realserver.http import SSE, JSONResponse, StreamResponse
 from realserver.native_inference import (
     acquire,
     answer_once,
     conversation_prompt,
     embed_texts,
     load_and_sampling,
-    require,
 )
 from realserver.prompt import Message, message_from_json, render_suffix, tool_from_json
 from realserver.state import ServerState
 from realserver.toolcalls import ToolCallParser, tool_call_prefix
 
-FINGERPRINT = "fp_ollama"
-
 
 def _body(raw: bytes, operation_id: str, state: ServerState) -> dict[str, Any]:
-    try:
-        body = decode_body(raw, operation_id)
-    except ApiError as exc:
-        raise ApiError(400, exc.message) from None
-    issues = state.spec.validate_request(operation_id, body)
-    if issues:
-        issue = issues[0]
-        field = issue.path.removeprefix("$.").split(".")[0].split("[")[0]
-        if field == "model" and issue.rule in ("pattern", "maxLength", "minLength"):
-            raise ApiError(400, "invalid model name")
-        if field == "stop":
-            raise ApiError(400, f"invalid type for 'stop' field: {_go_type(body.get('stop'))}")
-        if field == "messages" and issue.rule == "minItems":
-            raise ApiError(400, "[] is too short - 'messages'")
-        if field == "encoding_format":
-            raise ApiError(
-                400,
-                f"Invalid value for 'encoding_format' = {body.get('encoding_format')}. "
-                "Supported values: ['float', 'base64'].",
-            )
-        if field == "input":
-            raise ApiError(400, "invalid input")
-        raise ApiError(400, f"{issue.path}: {issue.message}")
+    """Decode and validate; the middleware's words (from the core) when refused."""
+    body = decode_body(raw, operation_id)
+    error = request_error(operation_id, body, state.spec.validate_request(operation_id, body))
+    if error is not None:
+        raise error
     return dict(body)
 
 
-def _go_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "float64"
-    if isinstance(value, dict):
-        return "map[string]interface {}"
-    return type(value).__name__
-
-
-def _options(body: dict[str, Any]) -> dict[str, Any]:
-    """OpenAI sampling fields as Ollama options (Ollama's middleware mapping)."""
-    options: dict[str, Any] = {}
-    if body.get("max_tokens") is not None:
-        options["num_predict"] = body["max_tokens"]
-    if body.get("max_completion_tokens") is not None:
-        options["num_predict"] = body["max_completion_tokens"]
-    for source, target in (
-        ("temperature", "temperature"),
-        ("top_p", "top_p"),
-        ("seed", "seed"),
-        ("frequency_penalty", "frequency_penalty"),
-        ("presence_penalty", "presence_penalty"),
-    ):
-        if body.get(source) is not None:
-            options[target] = body[source]
-    stop = body.get("stop")
-    if isinstance(stop, str):
-        options["stop"] = [stop]
-    elif isinstance(stop, list):
-        options["stop"] = stop
-    return options
-
-
-def _finish(reason: str, tool_calls: bool = False) -> str:
-    if tool_calls:
-        return "tool_calls"
-    return "length" if reason == "length" else "stop"
-
-
 def _usage(result: GenerationResult) -> dict[str, int]:
-    return {
-        "prompt_tokens": result.prompt_eval_count,
-        "completion_tokens": result.eval_count,
-        "total_tokens": result.prompt_eval_count + result.eval_count,
-    }
-
-
-def _sse(data: Any) -> bytes:
-    return b"data: " + dumps(data) + b"\n\n"
+    return openai.usage(result.prompt_eval_count, result.eval_count)
 
 
 def _sse_error(exc: Exception) -> bytes:
-    return _sse({"error": {"message": str(exc), "type": "api_error", "param": None, "code": None}})
-
-
-def _content_text(content: Any) -> tuple[str, list[str]]:
-    """A message's text and images (content may be a list of parts)."""
-    if content is None:
-        return "", []
-    if isinstance(content, str):
-        return content, []
-    texts, images = [], []
-    for part in content:
-        if part.get("type") == "text":
-            texts.append(str(part.get("text", "")))
-        elif part.get("type") == "image_url":
-            image = part.get("image_url")
-            url = str(image.get("url", "") if isinstance(image, dict) else image or "")
-            images.append(url.split(",", 1)[1] if url.startswith("data:") else url)
-    return "\n".join(texts), images
+    return openai.stream_error(str(exc))
 
 
 def _message(data: dict[str, Any]) -> Message:
-    text, images = _content_text(data.get("content"))
+    text, images = openai.content_parts(data.get("content"))
     converted: dict[str, Any] = {"role": data.get("role", ""), "content": text, "images": images}
     calls = []
     for call in data.get("tool_calls") or []:
@@ -157,36 +70,29 @@ def _message(data: dict[str, Any]) -> Message:
     return message_from_json(converted)
 
 
-def _format(body: dict[str, Any]) -> Any:
-    response_format = body.get("response_format") or {}
-    kind = response_format.get("type")
-    if kind == "json_object":
-        return "json"
-    if kind == "json_schema":
-        return (response_format.get("json_schema") or {}).get("schema") or "json"
-    return None
-
-
 async def chat_completions(request: Request) -> Response:
     state: ServerState = request.app.state.server
     body = _body(await request.body(), "openaiChatCompletions", state)
     model = body["model"]
-    record = state.lookup(model, f"model '{model}' not found")
-    require(record, model, "completion", "chat")
+    record = state.lookup(model, messages.model_not_found(model))
     tools = [tool_from_json(t) for t in body.get("tools") or []]
-    if tools:
-        require(record, model, "tools")
-    messages = [message_from_json(m) for m in record.messages]
-    messages += [_message(m) for m in body["messages"]]
-    if any(m.Images for m in messages):
-        require(record, model, "vision")
+    sent = [_message(m) for m in body["messages"]]
+    checks.check_chat(
+        model,
+        body,
+        record.capabilities,
+        think=openai.think_requested(openai.reasoning_effort(body)),
+        images=[image for m in sent for image in m.Images],
+        base64_images=False,
+    )
+    conversation = [message_from_json(m) for m in record.messages] + sent
     if body["messages"][0].get("role") != "system" and record.system:
-        messages.insert(0, Message("system", record.system))
-    native = {"options": _options(body)}
+        conversation.insert(0, Message("system", record.system))
+    native = {"options": openai.options(body)}
     load, sampling = load_and_sampling(state, record, native)
-    grammar = grammar_for(_format(body))
+    grammar = grammar_for(openai.response_format(body))
     try:
-        build = conversation_prompt(record, record.compiled_template(), messages, tools)
+        build = conversation_prompt(record, record.compiled_template(), conversation, tools)
     except TemplateError as exc:
         raise ApiError(500, f"template: {exc}") from None
     parser = (
@@ -201,20 +107,15 @@ async def chat_completions(request: Request) -> Response:
     )
     ident = f"chatcmpl-{secrets.randbelow(1000)}"
     created = int(time.time())
-    base = {"id": ident, "object": "chat.completion", "created": created, "model": model}
-    base["system_fingerprint"] = FINGERPRINT
 
     def openai_calls(found: list[Any], start: int = 0) -> list[dict[str, Any]]:
         return [
-            {
-                "id": f"call_{secrets.token_hex(4)}",
-                "index": start + i,
-                "type": "function",
-                "function": {
-                    "name": call.Function.Name,
-                    "arguments": json.dumps(dict(call.Function.Arguments)),
-                },
-            }
+            openai.tool_call(
+                start + i,
+                f"call_{secrets.token_hex(4)}",
+                call.Function.Name,
+                json.dumps(dict(call.Function.Arguments)),
+            )
             for i, call in enumerate(found)
         ]
 
@@ -232,25 +133,17 @@ async def chat_completions(request: Request) -> Response:
             calls = parser.calls
             if calls:
                 message["tool_calls"] = openai_calls(calls)
-        choice = {
-            "index": 0,
-            "message": message,
-            "finish_reason": _finish(result.done_reason, bool(calls)),
-        }
-        if logprobs is not None:
-            choice["logprobs"] = {"content": piece.logprobs}
-        return JSONResponse({**base, "choices": [choice], "usage": _usage(result)})
+        base = openai.envelope(openai.CHAT_COMPLETION, ident, created, model)
+        finish = openai.finish_reason(result.done_reason, bool(calls))
+        entries = piece.logprobs if logprobs is not None else None
+        return JSONResponse(openai.chat_completion(base, message, finish, _usage(result), entries))
 
-    include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-    chunk_base = {**base, "object": "chat.completion.chunk"}
+    include_usage = openai.include_usage(body)
+    chunk_base = openai.envelope(openai.CHAT_CHUNK, ident, created, model)
 
-    def chunk(
-        delta: dict[str, Any], finish: str | None = None, entries: list[Any] | None = None
-    ) -> bytes:
-        choice: dict[str, Any] = {"index": 0, "delta": delta, "finish_reason": finish}
-        if logprobs is not None and entries is not None:
-            choice["logprobs"] = {"content": entries}
-        return _sse({**chunk_base, "choices": [choice]})
+    def chunk(delta: dict[str, Any], entries: list[Any] | None = None) -> bytes:
+        shown = entries if logprobs is not None else None
+        return openai.chat_chunk(chunk_base, delta, shown)
 
     async def events() -> AsyncIterator[bytes]:
         sent_calls = 0
@@ -258,17 +151,16 @@ async def chat_completions(request: Request) -> Response:
             if isinstance(item, GenerationResult):
                 if parser is not None and (rest := parser.flush()):
                     yield chunk({"role": "assistant", "content": rest})
-                yield chunk({}, _finish(item.done_reason, sent_calls > 0))
-                if include_usage:
-                    yield _sse({**chunk_base, "choices": [], "usage": _usage(item)})
-                yield b"data: [DONE]\n\n"
+                finish = openai.finish_reason(item.done_reason, sent_calls > 0)
+                usage = _usage(item) if include_usage else None
+                yield openai.stream_end(chunk_base, finish, usage, chat=True)
                 return
             if parser is None:
-                yield chunk({"role": "assistant", "content": item.text}, None, item.logprobs)
+                yield chunk({"role": "assistant", "content": item.text}, item.logprobs)
                 continue
             content, found = parser.feed(item.text)
             if content:
-                yield chunk({"role": "assistant", "content": content}, None, item.logprobs)
+                yield chunk({"role": "assistant", "content": content}, item.logprobs)
             if found:
                 calls = openai_calls(found, sent_calls)
                 sent_calls += len(found)
@@ -281,15 +173,13 @@ async def completions(request: Request) -> Response:
     state: ServerState = request.app.state.server
     body = _body(await request.body(), "openaiCompletions", state)
     model = body["model"]
-    record = state.lookup(model, f"model '{model}' not found")
-    require(record, model, "completion", "generate")
+    record = state.lookup(model, messages.model_not_found(model))
     prompt = body.get("prompt") or ""
     if isinstance(prompt, list):
         prompt = "".join(str(p) for p in prompt)
     suffix = body.get("suffix") or ""
-    if suffix:
-        require(record, model, "insert")
-    load, sampling = load_and_sampling(state, record, {"options": _options(body)})
+    checks.check_generate(model, {"suffix": suffix}, record.capabilities)
+    load, sampling = load_and_sampling(state, record, {"options": openai.options(body)})
     template = record.compiled_template()
     # Ollama's /v1/completions sends the prompt raw: no chat template (except for FIM).
     text = render_suffix(template, prompt, suffix) if suffix and template is not None else prompt
@@ -299,33 +189,25 @@ async def completions(request: Request) -> Response:
 
     lease = await acquire(state, record, load, "default")
     job = GenerationJob(state.scheduler, lease, build, sampling)
-    base = {
-        "id": f"cmpl-{secrets.randbelow(1000)}",
-        "object": "text_completion",
-        "created": int(time.time()),
-        "model": model,
-        "system_fingerprint": FINGERPRINT,
-    }
+    ident = f"cmpl-{secrets.randbelow(1000)}"
+    base = openai.envelope(openai.TEXT_COMPLETION, ident, int(time.time()), model)
     if not body.get("stream"):
         answered = await answer_once(request, job)
         if answered is None:
             return Response(status_code=499)
         piece, result = answered
-        choice = {"text": piece.text, "index": 0, "finish_reason": _finish(result.done_reason)}
-        return JSONResponse({**base, "choices": [choice], "usage": _usage(result)})
-    include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        finish = openai.finish_reason(result.done_reason)
+        return JSONResponse(openai.text_completion(base, piece.text, finish, _usage(result)))
+    include_usage = openai.include_usage(body)
 
     async def events() -> AsyncIterator[bytes]:
         async for item in job:
             if isinstance(item, GenerationResult):
-                finish = _finish(item.done_reason)
-                yield _sse({**base, "choices": [{"text": "", "index": 0, "finish_reason": finish}]})
-                if include_usage:
-                    yield _sse({**base, "choices": [], "usage": _usage(item)})
-                yield b"data: [DONE]\n\n"
+                finish = openai.finish_reason(item.done_reason)
+                usage = _usage(item) if include_usage else None
+                yield openai.stream_end(base, finish, usage, chat=False)
                 return
-            choice = {"text": item.text, "index": 0, "finish_reason": None}
-            yield _sse({**base, "choices": [choice]})
+            yield openai.text_chunk(base, item.text)
 
     return StreamResponse(framed(events(), _sse_error), SSE, on_close=job.cancel)  # type: ignore[return-value]
 
@@ -334,43 +216,22 @@ async def embeddings(request: Request) -> Response:
     state: ServerState = request.app.state.server
     body = _body(await request.body(), "openaiEmbeddings", state)
     model = body["model"]
-    record = state.lookup(model, f"model '{model}' not found")
+    record = state.lookup(model, messages.model_not_found(model))
     raw_input = body.get("input")
     texts = [raw_input] if isinstance(raw_input, str) else list(raw_input or [])
     if not texts or not all(isinstance(t, str) and t for t in texts):
-        raise ApiError(400, "invalid input")
+        raise ApiError(400, messages.INVALID_INPUT)
     vectors, count, _ = await embed_texts(state, record, {}, texts, truncate=True, normalized=True)
     dimensions = body.get("dimensions")
     if isinstance(dimensions, int) and dimensions > 0:
         from realserver.engine import normalize
 
         vectors = [normalize(v[:dimensions]) for v in vectors]
-    base64_format = body.get("encoding_format") == "base64"
-    data = []
-    for index, vector in enumerate(vectors):
-        value: Any = vector
-        if base64_format:
-            value = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
-        data.append({"object": "embedding", "embedding": value, "index": index})
-    return JSONResponse(
-        {
-            "object": "list",
-            "data": data,
-            "model": model,
-            "usage": {"prompt_tokens": count, "total_tokens": count},
-        }
-    )
+    return JSONResponse(openai.embedding_list(model, vectors, count, body.get("encoding_format")))
 
 
 def _openai_model(state: ServerState, stored: Any) -> dict[str, Any]:
-    name = stored.name
-    owner = name.namespace if name.host == "registry.ollama.ai" else name.host
-    return {
-        "id": name.display,
-        "object": "model",
-        "created": int(stored.modified_at.timestamp()),
-        "owned_by": owner,
-    }
+    return openai.model_object(stored.name, int(stored.modified_at.timestamp()))
 
 
 async def list_models(request: Request) -> Response:
@@ -385,8 +246,8 @@ async def retrieve_model(request: Request) -> Response:
     try:
         name = parse_model_name(text)
     except ModelNameError:
-        raise ApiError(400, "invalid model name") from None
+        raise ApiError(400, messages.INVALID_MODEL_NAME) from None
     stored = state.store.get(name)
     if stored is None:
-        raise ApiError(404, f"model '{text}' not found")
+        raise ApiError(404, messages.model_not_found(text))
     return JSONResponse(_openai_model(state, stored))

@@ -38,6 +38,7 @@ from urllib.parse import urljoin
 import httpx
 
 from ollama_harness.core.names import DEFAULT_HOST, ModelName
+from ollama_harness.core.protocol import progress
 from realserver import store as st
 from realserver.blobs import LayerPins, release_pins, replace_manifest
 
@@ -82,9 +83,7 @@ def repository_for(name: ModelName, insecure: bool, mirror: str = "") -> Reposit
     return Repository(base, name.namespace, name.model, name.tag)
 
 
-def short(digest: str) -> str:
-    """``sha256:2977e9705f4b...`` -> ``2977e9705f4b`` (Ollama's ``digest[7:19]``)."""
-    return digest.removeprefix("sha256:")[:12]
+short = progress.short_digest
 
 
 def _client() -> httpx.AsyncClient:
@@ -104,11 +103,11 @@ async def fetch_manifest(repo: Repository) -> bytes:
         async with _client() as client:
             response = await client.get(repo.manifest_url(), headers={"Accept": MANIFEST_ACCEPT})
     except httpx.HTTPError as exc:
-        raise RegistryError(f"pull model manifest: {_transport_text(exc)}") from None
+        raise RegistryError(progress.pull_manifest_failed(_transport_text(exc))) from None
     if response.status_code == 404:
-        raise RegistryError("pull model manifest: file does not exist")
+        raise RegistryError(progress.pull_manifest_failed("file does not exist"))
     if response.status_code != 200:
-        raise RegistryError(f"pull model manifest: {_registry_message(response)}")
+        raise RegistryError(progress.pull_manifest_failed(_registry_message(response)))
     return response.content
 
 
@@ -209,7 +208,7 @@ class Download:
             os.fsync(handle.fileno())
         self.target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(self.partial, self.target)
-        _fsync_dir(self.target.parent)
+        st.fsync_dir(self.target.parent)
         self.completed = self.total
 
 
@@ -283,15 +282,6 @@ def _sha256_file(path: Path) -> str:
     return f"sha256:{digest.hexdigest()}"
 
 
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 class Downloads:
     """The layer downloads in flight, by digest (one per digest, however many pulls)."""
 
@@ -359,7 +349,7 @@ class Downloads:
 
 def _progress(layer: st.Layer, completed: int) -> dict[str, Any]:
     line: dict[str, Any] = {
-        "status": f"pulling {short(layer.digest)}",
+        "status": progress.layer_transfer("pulling", layer.digest),
         "digest": layer.digest,
         "total": layer.size,
     }
@@ -380,13 +370,13 @@ async def pull_model(
     ctx: PullContext, name: ModelName, insecure: bool = False
 ) -> AsyncGenerator[dict[str, Any], None]:
     """Pull ``name``: yields Ollama's status lines; RegistryError on failure."""
-    yield {"status": "pulling manifest"}
+    yield progress.status(progress.PULLING_MANIFEST)
     repo = repository_for(name, insecure, ctx.mirror)
     raw = await fetch_manifest(repo)
     try:
         manifest = st.Manifest.from_bytes(raw)
     except st.StoreError as exc:
-        raise RegistryError(f"pull model manifest: {exc}") from None
+        raise RegistryError(progress.pull_manifest_failed(exc)) from None
     layers = [*manifest.layers, manifest.config]
     pinned = sorted(manifest.digests())
     for digest in pinned:
@@ -405,11 +395,11 @@ async def pull_model(
         finally:
             for _, download in waiting:
                 ctx.downloads.leave(download)
-        yield {"status": "verifying sha256 digest"}
+        yield progress.status(progress.VERIFYING_DIGEST)
         missing = [d for d in sorted(manifest.digests()) if not ctx.store.has_blob(d)]
         if missing:
-            raise RegistryError(f"verifying sha256 digest: {missing[0]} is missing")
-        yield {"status": "writing manifest"}
+            raise RegistryError(f"{progress.VERIFYING_DIGEST}: {missing[0]} is missing")
+        yield progress.status(progress.WRITING_MANIFEST)
         previous = ctx.store.get(name)
         removed = await asyncio.to_thread(
             replace_manifest,
@@ -420,10 +410,10 @@ async def pull_model(
         )
         stale = previous.manifest.digests() - manifest.digests() if previous else set()
         if stale or removed:
-            yield {"status": "removing unused layers"}
+            yield progress.status(progress.REMOVING_UNUSED_LAYERS)
     finally:
         await asyncio.to_thread(release_pins, ctx.store, ctx.pins, pinned)
-    yield {"status": "success"}
+    yield progress.status(progress.SUCCESS)
 
 
 async def _watch(waiting: list[tuple[st.Layer, Download]]) -> AsyncIterator[dict[str, Any]]:
@@ -460,10 +450,10 @@ async def push_model(
     read_chunk: Callable[[Path, int, int], bytes] | None = None,
 ) -> AsyncGenerator[dict[str, Any], None]:
     """Push ``name``: yields Ollama's status lines; RegistryError on failure."""
-    yield {"status": "retrieving manifest"}
+    yield progress.status(progress.RETRIEVING_MANIFEST)
     found = store.manifest_bytes(name)
     if found is None:
-        yield {"status": "couldn't retrieve manifest"}
+        yield progress.status(progress.RETRIEVE_MANIFEST_FAILED)
         raise RegistryError(f"open {store.manifest_path(name)}: no such file or directory")
     stored, raw = found
     repo = repository_for(name, insecure, mirror)
@@ -472,7 +462,7 @@ async def push_model(
         for layer in [*stored.manifest.layers, stored.manifest.config]:
             async for line in _upload(client, repo, store, layer, reader):
                 yield line
-        yield {"status": "pushing manifest"}
+        yield progress.status(progress.PUSHING_MANIFEST)
         try:
             response = await client.put(
                 repo.manifest_url(), content=raw, headers={"Content-Type": MANIFEST_ACCEPT}
@@ -481,7 +471,7 @@ async def push_model(
             raise RegistryError(f"push manifest: {exc}") from None
         if response.status_code not in (200, 201, 202):
             raise RegistryError(_registry_message(response))
-    yield {"status": "success"}
+    yield progress.status(progress.SUCCESS)
 
 
 def _read_chunk(path: Path, offset: int, size: int) -> bytes:
@@ -497,7 +487,7 @@ async def _upload(
     layer: st.Layer,
     read_chunk: Callable[[Path, int, int], bytes],
 ) -> AsyncIterator[dict[str, Any]]:
-    status = f"pushing {short(layer.digest)}"
+    status = progress.layer_transfer("pushing", layer.digest)
     line: dict[str, Any] = {"status": status, "digest": layer.digest, "total": layer.size}
     try:
         head = await client.head(repo.blob_url(layer.digest))

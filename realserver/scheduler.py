@@ -27,11 +27,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from ollama_harness.core.errors import ApiError
+from ollama_harness.core.protocol import messages
 from realserver.catalog import ModelRecord
 from realserver.engine import LlamaContext, gpu_offload_supported
 from realserver.options import LoadOptions
 
-BUSY = "server busy, please try again.  maximum pending requests exceeded"
+BUSY = messages.BUSY
 FOREVER = datetime(2318, 1, 1, tzinfo=UTC)  # what Ollama shows for keep_alive < 0
 
 T = TypeVar("T")

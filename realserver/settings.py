@@ -100,9 +100,6 @@ class RealServerSettings(BaseSettings):
     def keep_alive_seconds(self) -> float | None:
         return env_keep_alive(self.keep_alive)
 
-    def origin_list(self) -> list[str]:
-        return [o.strip() for o in self.origins.split(",") if o.strip()]
-
 
 def env_keep_alive(value: str) -> float | None:
     """OLLAMA_KEEP_ALIVE as Ollama reads it: a Go duration, or else whole seconds."""

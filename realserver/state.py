@@ -8,6 +8,7 @@ from typing import Any
 
 from ollama_harness.core.errors import ApiError
 from ollama_harness.core.names import ModelNameError, parse_model_name
+from ollama_harness.core.protocol import messages
 from ollama_harness.core.spec import Spec
 from realserver.catalog import ModelCatalog, ModelRecord
 from realserver.scheduler import Scheduler
@@ -33,7 +34,7 @@ class ServerState:
         try:
             name = parse_model_name(text)
         except ModelNameError:
-            raise ApiError(400, "invalid model name") from None
+            raise ApiError(400, messages.INVALID_MODEL_NAME) from None
         record = self.catalog.resolve(name)
         if record is None:
             raise ApiError(404, not_found)

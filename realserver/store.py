@@ -25,7 +25,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ollama_harness.core.names import ModelName, parse_model_name
+from ollama_harness.core.protocol import messages
 
 MANIFEST_MEDIA_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
 CONFIG_MEDIA_TYPE = "application/vnd.docker.container.image.v1+json"
@@ -151,7 +151,7 @@ class StoredModel:
     path: Path = field(repr=False)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     # The rename is durable only once the directory entry is on disk.
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
@@ -194,7 +194,7 @@ class BlobWriter:
             self._tmp.unlink(missing_ok=True)
         else:
             os.replace(self._tmp, target)
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
             self.created = True
         return Layer(media_type="", digest=got, size=self.size)
 
@@ -291,7 +291,7 @@ class ModelStore:
         parts = name.manifest_parts()
         for part in parts:
             if part in ("", ".", "..") or os.sep in part or "\0" in part:
-                raise StoreError("invalid model name")
+                raise StoreError(messages.INVALID_MODEL_NAME)
         return self.manifests_dir.joinpath(*parts)
 
     def _find_manifest_path(self, name: ModelName) -> Path | None:
@@ -441,7 +441,7 @@ class ModelStore:
                 manifest = None
             path.unlink()
             _prune_empty_dirs(path.parent, self.manifests_dir)
-            _fsync_dir(path.parent if path.parent.is_dir() else self.manifests_dir)
+            fsync_dir(path.parent if path.parent.is_dir() else self.manifests_dir)
             return True, manifest
 
     def remove_layers(self, digests: Iterable[str], keep: Iterable[str] = ()) -> list[str]:
@@ -460,9 +460,6 @@ class ModelStore:
                     removed.append(digest)
             return removed
 
-    def disk_usage(self) -> int:
-        return sum(self.blob_path(d).stat().st_size for d in self.iter_blobs())
-
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new one."""
@@ -477,7 +474,7 @@ def atomic_write(path: Path, data: bytes) -> None:
     except BaseException:
         Path(name).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _prune_empty_dirs(folder: Path, stop: Path) -> None:
@@ -487,18 +484,3 @@ def _prune_empty_dirs(folder: Path, stop: Path) -> None:
         except OSError:
             return
         folder = folder.parent
-
-
-def copy_file(source: Path, target: Path) -> None:
-    """Atomic copy (temporary file, fsync, rename)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=TMP_PREFIX, dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as out, source.open("rb") as src:
-            shutil.copyfileobj(src, out, _CHUNK)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(name, target)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise

@@ -55,10 +55,12 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from mockserver.app import create_app
-    from mockserver.testing import free_port
+    from mockserver.testing import bound_socket
 
-    if settings.port == 0:
-        settings.port = free_port(settings.host)
+    # Bound here and handed to uvicorn: port 0 becomes a free port no one can take
+    # between choosing it and listening on it.
+    sock = bound_socket(settings.host, settings.port)
+    settings.port = int(sock.getsockname()[1])
 
     try:
         app = create_app(settings)
@@ -73,5 +75,6 @@ def run(args: argparse.Namespace) -> int:
         f"(clock={settings.clock}, {len(app.state.store.models)} models)",
         file=sys.stderr,
     )
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+    config = uvicorn.Config(app, log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
     return 0

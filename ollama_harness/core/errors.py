@@ -166,6 +166,13 @@ def _invalid_name_error(operation_id: str, field: str, value: Any) -> ApiError:
 
 def translate_issue(operation_id: str, body: Any, issue: SpecIssue) -> ApiError:
     """The Ollama error for the first spec violation of a request body."""
+    if operation_id.startswith("openai"):
+        # The /v1 middleware words a few refusals itself; the rest as the native API.
+        from ollama_harness.core.protocol import openai
+
+        worded = openai.translate_issue(body, issue)
+        if worded is not None:
+            return worded
     parts = _segments(issue.path)
     value = _value_at(body, parts)
     head = parts[0] if parts else ""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import socket
 import statistics
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import pytest
 from load import LoadRunError, RunOptions, run_profile, run_sweep
 from load.runner import LOCUSTFILE
 from ollama_harness.cli import main
+from tests.support import free_port
 
 
 def rows(out: Path) -> list[dict[str, str]]:
@@ -74,9 +74,7 @@ def test_failures_are_counted_by_kind(stub_url: str, tmp_path: Path, model: str,
 
 
 def test_connection_refused_is_an_error_kind(tmp_path: Path) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # nothing listens there
     summary = run_profile(f"http://127.0.0.1:{port}", "steady", tmp_path, duration="1s", users=1)
     assert summary["requests"]["ok"] == 0
     assert set(summary["errors"]["by_kind"]) == {"connection"}
@@ -195,16 +193,10 @@ def test_cli_with_two_local_worker_processes(stub_url: str, tmp_path: Path) -> N
     assert summary["requests"]["total"] == len(samples)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_master_and_two_worker_processes(stub_url: str, tmp_path: Path) -> None:
     """The documented distributed mode, on one machine: samples reach the master."""
-    port = str(_free_port())
+    port = str(free_port())
     cli = [sys.executable, "-m", "ollama_harness", "load"]
     workers = [
         subprocess.Popen(
@@ -300,7 +292,7 @@ def test_web_ui_mode(stub_url: str, tmp_path: Path) -> None:
 
     import httpx
 
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,

@@ -90,7 +90,7 @@ def test_cli_serves(tmp_path: Path) -> None:
     import sys
     import time
 
-    from mockserver.testing import free_port
+    from tests.support import free_port
 
     port = free_port()
     env = {**os.environ, "OLLAMA_CLOCK": "real", "OLLAMA_KEEP_ALIVE": "1m"}

@@ -10,7 +10,6 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -18,6 +17,7 @@ import orjson
 import pytest
 
 from mockserver.testing import MockServer
+from tests.support import wait_for
 
 from .conftest import ndjson
 
@@ -182,13 +182,6 @@ def test_scenario_file_is_reproducible(tmp_path: Path) -> None:
     assert 3 <= outcomes[0].count(503) <= 17 and set(outcomes[0]) == {200, 503}
 
 
-def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.01)
-
-
 def test_queue_overflow_gets_ollamas_503() -> None:
     with MockServer(num_parallel=1, max_queue=1, itl_ms=100) as mock:
         results: list[int] = []
@@ -203,9 +196,9 @@ def test_queue_overflow_gets_ollamas_503() -> None:
 
         threads = [threading.Thread(target=slow) for _ in range(2)]
         threads[0].start()
-        _wait_for(lambda: mock.state.stats["started"] == 1)  # the first one runs
+        wait_for(lambda: mock.state.stats["started"] == 1)  # the first one runs
         threads[1].start()
-        _wait_for(lambda: mock.state.scheduler.waiting == 1)  # the second one waits
+        wait_for(lambda: mock.state.scheduler.waiting == 1)  # the second one waits
         refused = httpx.post(f"{mock.url}/api/generate", json=BODY, timeout=10)
         for thread in threads:
             thread.join()
@@ -230,14 +223,12 @@ def test_num_parallel_runs_requests_together(parallel: int, running: int, waitin
         for thread in threads:
             thread.start()
         scheduler = mock.state.scheduler
-        _wait_for(
-            lambda: scheduler.waiting + sum(r.active for r in scheduler.runners.values()) == 3
-        )
+        wait_for(lambda: scheduler.waiting + sum(r.active for r in scheduler.runners.values()) == 3)
         assert [r.active for r in scheduler.runners.values()] == [running]
         assert scheduler.waiting == waiting
         for thread in threads:
             thread.join()
-        _wait_for(lambda: mock.state.stats["finished"] == 3)  # counted just after the send
+        wait_for(lambda: mock.state.stats["finished"] == 3)  # counted just after the send
 
 
 def test_client_disconnect_stops_generation() -> None:
@@ -250,12 +241,10 @@ def test_client_disconnect_stops_generation() -> None:
             lines = response.iter_lines()
             assert orjson.loads(next(lines))["done"] is False
             assert orjson.loads(next(lines))["done"] is False
-        deadline = time.monotonic() + 5
-        while mock.state.stats["cancelled"] == 0 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for(lambda: mock.state.stats["cancelled"] > 0, 5, what="the cancellation")
         assert mock.state.stats["cancelled"] == 1
         tokens = mock.state.stats["tokens"]
-        time.sleep(0.3)
+        time.sleep(0.3)  # a window in which a runaway generation would show (not ordering)
         assert mock.state.stats["tokens"] == tokens < 20  # nothing more was generated
         # The slot was given back: with num_parallel=1 the next request runs at once.
         start = time.perf_counter()

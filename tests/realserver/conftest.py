@@ -9,7 +9,6 @@ output in the failure.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -23,11 +22,8 @@ import httpx
 import pytest
 
 from ollama_harness.core.names import parse_model_name
+from tests.support import HAS_LLAMA
 
-HAS_LLAMA = importlib.util.find_spec("llama_cpp") is not None
-needs_llama = pytest.mark.skipif(
-    not HAS_LLAMA, reason="llama-cpp-python (the reference extra) is not installed"
-)
 MODEL = "smollm2:135m"
 
 

@@ -10,11 +10,15 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from ollama_harness.core.names import parse_model_name
 from realserver.engine import LlamaContext
 from realserver.gguf_info import read_gguf
 from realserver.options import LoadOptions, SamplingOptions
 from realserver.store import MEDIA_MODEL, ModelStore
+
+pytestmark = pytest.mark.reference
 
 DECODE, TRIM, BATCH = "<llama_decode>", "<kv_cache_seq_rm>", "<set_batch>"
 MARKERS = (DECODE, TRIM, BATCH)

@@ -14,7 +14,7 @@ import pytest
 
 from realserver import engine, scheduler
 from realserver.options import LoadOptions
-from tests.realserver.conftest import HAS_LLAMA
+from tests.support import HAS_LLAMA
 
 pytestmark = pytest.mark.skipif(not HAS_LLAMA, reason="llama-cpp-python is not installed")
 

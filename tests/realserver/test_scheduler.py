@@ -15,6 +15,7 @@ import pytest
 from ollama_harness.core.errors import ApiError
 from realserver.options import LoadOptions
 from realserver.scheduler import BUSY, FOREVER, Scheduler
+from tests.support import until
 
 
 class FakeContext:
@@ -62,8 +63,8 @@ async def test_slots_queue_and_busy() -> None:
     first = await sched.acquire(record("a"), LOAD)
     assert first.load_duration > 0
     waiting = asyncio.create_task(sched.acquire(record("a"), LOAD))
-    await asyncio.sleep(0.01)
-    assert not waiting.done() and sched.waiting == 1
+    await until(lambda: sched.waiting == 1, what="the second request to queue")
+    assert not waiting.done()
     with pytest.raises(ApiError) as refused:
         await sched.acquire(record("a"), LOAD)
     assert (refused.value.status, refused.value.message) == (503, BUSY)
@@ -98,7 +99,8 @@ async def test_keep_alive_expires_and_negative_never() -> None:
     forever = await sched.acquire(record("b"), LOAD, keep_alive=None)
     await sched.release(forever)
     assert sched.runners["b"].expires_at == FOREVER
-    await asyncio.sleep(0.2)
+    # Expiry takes the runner out, then closes its context in a worker thread.
+    await until(lambda: made[0].closed, what="model a to expire")
     assert list(sched.runners) == ["b"]
     assert made[0].closed and not made[1].closed
 
@@ -106,8 +108,7 @@ async def test_keep_alive_expires_and_negative_never() -> None:
 async def test_server_default_keep_alive_applies_when_request_has_none() -> None:
     sched, _ = scheduler(default_keep_alive=0.05)
     await sched.release(await sched.acquire(record("a"), LOAD))
-    await asyncio.sleep(0.2)
-    assert sched.runners == {}
+    await until(lambda: sched.runners == {}, what="the default keep_alive to expire")
 
 
 async def test_max_loaded_models_evicts_the_idle_one_used_least_recently() -> None:
@@ -124,7 +125,7 @@ async def test_a_busy_model_is_not_evicted_the_newcomer_waits() -> None:
     sched, _ = scheduler(max_loaded_models=1)
     busy = await sched.acquire(record("a"), LOAD)
     newcomer = asyncio.create_task(sched.acquire(record("b"), LOAD))
-    await asyncio.sleep(0.02)
+    await until(lambda: sched.waiting == 1, what="the newcomer to wait")
     assert not newcomer.done() and list(sched.runners) == ["a"]
     await sched.release(busy)
     lease = await asyncio.wait_for(newcomer, 1)
@@ -154,7 +155,7 @@ async def test_cancelled_waiter_leaves_the_queue() -> None:
     sched, _ = scheduler(max_queue=1)
     held = await sched.acquire(record("a"), LOAD)
     waiter = asyncio.create_task(sched.acquire(record("a"), LOAD))
-    await asyncio.sleep(0.01)
+    await until(lambda: sched.waiting == 1, what="the waiter to queue")
     waiter.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiter

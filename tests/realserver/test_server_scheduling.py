@@ -10,12 +10,14 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.realserver.conftest import HAS_LLAMA, MODEL, RunningServer, start_server
+from tests.realserver.conftest import MODEL, RunningServer, start_server
+from tests.support import HAS_LLAMA, wait_for
 
 pytestmark = pytest.mark.reference
 BUSY = "server busy, please try again.  maximum pending requests exceeded"
@@ -79,6 +81,10 @@ class Streamer(threading.Thread):
         self.finished.set()
 
 
+def _lines_or_end(stream: Streamer, count: int) -> bool:
+    return len(stream.lines) >= count or stream.finished.is_set()
+
+
 def quick(client: httpx.Client) -> dict[str, object]:
     response = client.post(
         "/api/generate",
@@ -129,8 +135,7 @@ def test_disconnect_mid_stream_frees_the_slot(small: RunningServer, client: http
         stream = Streamer(f"{small.url}/api/generate", body)
         stream.start()
         assert stream.first_line.wait(60)
-        while len(stream.lines) < 3 and not stream.finished.is_set():
-            time.sleep(0.01)
+        wait_for(partial(_lines_or_end, stream, 3), 60)
         hung_up_mid_stream = not stream.finished.is_set()
         stream.hang_up.set()
         assert stream.finished.wait(10)
@@ -194,9 +199,7 @@ def test_keep_alive_unloads_after_expiry(client: httpx.Client) -> None:
     assert loaded["done_reason"] == "load"
     assert [m["name"] for m in client.get("/api/ps").json()["models"]] == [MODEL]
     started = time.perf_counter()
-    while client.get("/api/ps").json()["models"]:
-        assert time.perf_counter() - started < 10, "the model never unloaded"
-        time.sleep(0.1)
+    wait_for(lambda: not client.get("/api/ps").json()["models"], 10, 0.1, "the model to unload")
     assert time.perf_counter() - started > 0.5
 
 

@@ -126,6 +126,7 @@ def test_concurrent_writers_never_expose_a_partial_manifest(tmp_path: Path) -> N
     store = ModelStore(tmp_path)
     make_model(store, "race", b"w0", "s0")
     errors: list[BaseException] = []
+    reads = 0
     stop = threading.Event()
 
     def writer(index: int) -> None:
@@ -133,11 +134,15 @@ def test_concurrent_writers_never_expose_a_partial_manifest(tmp_path: Path) -> N
             make_model(store, "race", f"w{index}-{step}".encode(), "s")
 
     def reader() -> None:
+        nonlocal reads
         while not stop.is_set():
             try:
                 found = store.get("race")
                 assert found is not None
-                assert all(store.has_blob(d) or True for d in found.manifest.digests())
+                # Blobs are written before the manifest that names them: a manifest a
+                # reader can see never points at a missing layer.
+                assert all(store.has_blob(d) for d in found.manifest.digests())
+                reads += 1
             except BaseException as exc:
                 errors.append(exc)
 
@@ -151,6 +156,7 @@ def test_concurrent_writers_never_expose_a_partial_manifest(tmp_path: Path) -> N
     stop.set()
     watcher.join()
     assert errors == []
+    assert reads > 0
     assert len(store.list_models()) == 1
 
 

@@ -8,13 +8,9 @@ with the ``gguf`` package, so quantisation and GGUF parsing are real.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
-import importlib.util
 import json
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,46 +18,14 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from mockserver.testing import MockServer, free_port
+from mockserver.testing import MockServer
 from realserver.app import create_app
 from realserver.settings import RealServerSettings
 from realserver.store import ModelStore
+from tests.support import ThreadServer
 
 from .tiny_gguf import write_tiny_llama, write_tiny_lora
-
-HAS_LLAMA = importlib.util.find_spec("llama_cpp") is not None
-needs_llama = pytest.mark.skipif(not HAS_LLAMA, reason="llama-cpp-python is not installed")
-
-
-class ThreadServer:
-    """An ASGI app served by uvicorn on a free loopback port in a background thread."""
-
-    def __init__(self, app: Any) -> None:
-        self.port = free_port()
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve()), daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> ThreadServer:
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("server did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
 
 
 @dataclass

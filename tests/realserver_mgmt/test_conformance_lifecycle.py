@@ -13,8 +13,9 @@ from conformance.registry import all_checks
 from conformance.runner import run_suite
 from conformance.target import TargetOptions
 from mockserver.testing import MockServer
+from tests.support import needs_llama
 
-from .conftest import RefServer, needs_llama
+from .conftest import RefServer
 
 
 @needs_llama

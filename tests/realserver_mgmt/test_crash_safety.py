@@ -25,7 +25,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import ThreadServer, needs_llama, store_is_consistent
+from tests.support import ThreadServer, needs_llama
+
+from .conftest import store_is_consistent
 from .fake_registry import FakeRegistry, digest_of
 
 pytestmark = [pytest.mark.slow, needs_llama]

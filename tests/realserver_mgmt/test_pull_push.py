@@ -16,8 +16,9 @@ import pytest
 
 from mockserver.testing import MockServer
 from ollama_harness.core.spec import load_spec
+from tests.support import ThreadServer
 
-from .conftest import RefServer, ThreadServer, registry_host, running_ref, store_is_consistent
+from .conftest import RefServer, registry_host, running_ref, store_is_consistent
 from .fake_registry import FakeRegistry, digest_of
 
 SPEC = load_spec()
