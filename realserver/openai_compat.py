@@ -2,9 +2,9 @@
 ``/v1/embeddings``, ``/v1/models`` and ``/v1/models/{model}``.
 
 Each request is translated to the native one (as Ollama's middleware does) and
-run through the same prompt building, scheduler and token loop; only the framing
-differs: SSE ``data:`` chunks ending with ``data: [DONE]`` and OpenAI's error
-envelope.
+run through the same inference service (:mod:`realserver.inference`: lookup,
+slots, decode loop, cancellation, errors); only the framing differs: SSE ``data:``
+chunks ending with ``data: [DONE]`` and OpenAI's error envelope.
 """
 
 from __future__ import annotations
@@ -23,16 +23,17 @@ from starlette.responses import Response
 from ollama_harness.core.errors import ApiError, decode_body
 from ollama_harness.core.names import ModelNameError, parse_model_name
 from realserver.engine import GenerationResult
-from realserver.generation import GenerationJob, framed, grammar_for
 from realserver.gotemplate import TemplateError
-from realserver.http import SSE, JSONResponse, StreamResponse, dumps
-from realserver.native_inference import (
-    acquire,
+from realserver.http import SSE, JSONResponse, dumps
+from realserver.inference import (
     answer_once,
     conversation_prompt,
     embed_texts,
-    load_and_sampling,
+    grammar_for,
+    lookup,
     require,
+    start,
+    stream,
 )
 from realserver.prompt import Message, message_from_json, render_suffix, tool_from_json
 from realserver.state import ServerState
@@ -171,7 +172,7 @@ async def chat_completions(request: Request) -> Response:
     state: ServerState = request.app.state.server
     body = _body(await request.body(), "openaiChatCompletions", state)
     model = body["model"]
-    record = state.lookup(model, f"model '{model}' not found")
+    record = await lookup(state, model, f"model '{model}' not found")
     require(record, model, "completion", "chat")
     tools = [tool_from_json(t) for t in body.get("tools") or []]
     if tools:
@@ -183,7 +184,6 @@ async def chat_completions(request: Request) -> Response:
     if body["messages"][0].get("role") != "system" and record.system:
         messages.insert(0, Message("system", record.system))
     native = {"options": _options(body)}
-    load, sampling = load_and_sampling(state, record, native)
     grammar = grammar_for(_format(body))
     try:
         build = conversation_prompt(record, record.compiled_template(), messages, tools)
@@ -194,11 +194,9 @@ async def chat_completions(request: Request) -> Response:
         if tools
         else None
     )
-    lease = await acquire(state, record, load, "default")
     logprobs = int(body.get("top_logprobs") or 0) if body.get("logprobs") else None
-    job = GenerationJob(
-        state.scheduler, lease, build, sampling, grammar=grammar, top_logprobs=logprobs
-    )
+    generation = await start(state, record, native, build, grammar=grammar, top_logprobs=logprobs)
+    job = generation.job
     ident = f"chatcmpl-{secrets.randbelow(1000)}"
     created = int(time.time())
     base = {"id": ident, "object": "chat.completion", "created": created, "model": model}
@@ -219,7 +217,7 @@ async def chat_completions(request: Request) -> Response:
         ]
 
     if not body.get("stream"):
-        answered = await answer_once(request, job)
+        answered = await answer_once(request, generation)
         if answered is None:
             return Response(status_code=499)
         piece, result = answered
@@ -274,14 +272,14 @@ async def chat_completions(request: Request) -> Response:
                 sent_calls += len(found)
                 yield chunk({"role": "assistant", "content": "", "tool_calls": calls})
 
-    return StreamResponse(framed(events(), _sse_error), SSE, on_close=job.cancel)  # type: ignore[return-value]
+    return stream(generation, events(), SSE, _sse_error)  # type: ignore[return-value]
 
 
 async def completions(request: Request) -> Response:
     state: ServerState = request.app.state.server
     body = _body(await request.body(), "openaiCompletions", state)
     model = body["model"]
-    record = state.lookup(model, f"model '{model}' not found")
+    record = await lookup(state, model, f"model '{model}' not found")
     require(record, model, "completion", "generate")
     prompt = body.get("prompt") or ""
     if isinstance(prompt, list):
@@ -289,7 +287,6 @@ async def completions(request: Request) -> Response:
     suffix = body.get("suffix") or ""
     if suffix:
         require(record, model, "insert")
-    load, sampling = load_and_sampling(state, record, {"options": _options(body)})
     template = record.compiled_template()
     # Ollama's /v1/completions sends the prompt raw: no chat template (except for FIM).
     text = render_suffix(template, prompt, suffix) if suffix and template is not None else prompt
@@ -297,8 +294,8 @@ async def completions(request: Request) -> Response:
     def build(context: Any) -> list[int]:
         return list(context.tokenize(text))
 
-    lease = await acquire(state, record, load, "default")
-    job = GenerationJob(state.scheduler, lease, build, sampling)
+    generation = await start(state, record, {"options": _options(body)}, build)
+    job = generation.job
     base = {
         "id": f"cmpl-{secrets.randbelow(1000)}",
         "object": "text_completion",
@@ -307,7 +304,7 @@ async def completions(request: Request) -> Response:
         "system_fingerprint": FINGERPRINT,
     }
     if not body.get("stream"):
-        answered = await answer_once(request, job)
+        answered = await answer_once(request, generation)
         if answered is None:
             return Response(status_code=499)
         piece, result = answered
@@ -327,14 +324,14 @@ async def completions(request: Request) -> Response:
             choice = {"text": item.text, "index": 0, "finish_reason": None}
             yield _sse({**base, "choices": [choice]})
 
-    return StreamResponse(framed(events(), _sse_error), SSE, on_close=job.cancel)  # type: ignore[return-value]
+    return stream(generation, events(), SSE, _sse_error)  # type: ignore[return-value]
 
 
 async def embeddings(request: Request) -> Response:
     state: ServerState = request.app.state.server
     body = _body(await request.body(), "openaiEmbeddings", state)
     model = body["model"]
-    record = state.lookup(model, f"model '{model}' not found")
+    record = await lookup(state, model, f"model '{model}' not found")
     raw_input = body.get("input")
     texts = [raw_input] if isinstance(raw_input, str) else list(raw_input or [])
     if not texts or not all(isinstance(t, str) and t for t in texts):
