@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import concurrent.futures
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -95,7 +96,9 @@ class DecodeLoop:
         self.memory = self.ctx.memory
         self.n_seq = int(params.n_seq_max)
         self.n_batch = int(params.n_batch)
-        self.n_ctx_seq = int(llama_cpp.llama_n_ctx_seq(self.ctx.ctx))
+        # llama.cpp may round a context up; a sequence gets what the request asked for.
+        per_sequence = int(llama_cpp.llama_n_ctx(self.ctx.ctx)) // self.n_seq
+        self.n_ctx_seq = min(per_sequence, model.load.num_ctx)
         self.can_shift = bool(llama_cpp.llama_memory_can_shift(self.memory))
         self.batch = llama_cpp.llama_batch_init(self.n_batch, 0, 1)
         self._embed_ctx: Any = None
@@ -118,6 +121,7 @@ class DecodeLoop:
     def submit(self, request: GenerationRequest) -> None:
         with self._wake:
             if self._closing:
+                request.sampler.close()
                 request.finish(GenerationCancelledError())
                 return
             self._inbox.append(request)
@@ -330,7 +334,9 @@ class DecodeLoop:
     def _hand_over(self) -> None:
         handovers, self.handovers = self.handovers, []
         for handover in handovers:
-            handover()
+            # A closed event loop (the server stopping) refuses; the loop goes on.
+            with contextlib.suppress(RuntimeError):
+                handover()
 
     def _logprob(self, row: int, token: int, top: int) -> dict[str, Any]:
         """Log-probabilities of the token just sampled (from the raw logits)."""

@@ -248,13 +248,11 @@ def test_texts_are_handed_over_just_before_the_next_decode(
 
     monkeypatch.setattr(llama_cpp, "llama_decode", recording)
     run = Run()
-    original = run.emit
 
     def emit(text: str, logprobs: list[dict[str, Any]]) -> None:
         events.append(text)
-        original(text, logprobs)
+        run.emit(text, logprobs)
 
-    run.emit = emit  # type: ignore[method-assign]
     sampling = SamplingOptions(temperature=0.0, repeat_penalty=1.0, num_predict=12)
     model.submit(
         GenerationRequest(

@@ -51,7 +51,12 @@ def stream_lines(url: str, body: dict[str, Any], out: list[dict[str, Any]]) -> N
 def test_four_concurrent_streams_complete_with_metrics_that_add_up(
     wide: RunningServer, client: httpx.Client
 ) -> None:
-    prompts = ["List five colours.", "Name three rivers.", "Count to ten.", "Say hello."]
+    prompts = [
+        "Write a poem about the sea.",
+        "Explain how rain forms.",
+        "Describe a busy city street.",
+        "Tell me about the moon.",
+    ]
     outputs: list[list[dict[str, Any]]] = [[] for _ in prompts]
     threads = [
         threading.Thread(
@@ -88,7 +93,7 @@ def test_a_client_that_leaves_mid_batch_does_not_change_the_others(
     wide: RunningServer, client: httpx.Client
 ) -> None:
     options = {"num_predict": 24, "temperature": 0}
-    prompts = ["Name three rivers.", "Count to ten."]
+    prompts = ["Explain how rain forms.", "Describe a busy city street."]
     alone = [
         client.post(
             "/api/generate",
