@@ -87,10 +87,12 @@ class DecodeLoop:
 
     def __init__(self, model: LoadedModel, params: Any) -> None:
         import llama_cpp
-        from llama_cpp import _internals
+        import llama_cpp._internals
+
+        internals: Any = llama_cpp._internals  # untyped: Any keeps mypy strict elsewhere
 
         self.model = model
-        self.ctx = _internals.LlamaContext(model=model.model, params=params, verbose=False)
+        self.ctx: Any = internals.LlamaContext(model=model.model, params=params, verbose=False)
         if model._adapter is not None:
             apply_adapter(self.ctx.ctx, model._adapter)
         self.memory = self.ctx.memory
@@ -367,11 +369,13 @@ class DecodeLoop:
     def embed(self, sequences: list[list[int]]) -> list[list[float]]:
         """Mean-pooled hidden states; as many sequences per llama_decode as fit."""
         import llama_cpp
-        from llama_cpp import _internals
+        import llama_cpp._internals
+
+        internals: Any = llama_cpp._internals  # untyped: Any keeps mypy strict elsewhere
 
         if self._embed_ctx is None:
             params = context_params(self.model.load, self.n_embed_seq(), embedding=True)
-            self._embed_ctx = _internals.LlamaContext(
+            self._embed_ctx = internals.LlamaContext(
                 model=self.model.model, params=params, verbose=False
             )
             if self.model._adapter is not None:

@@ -193,7 +193,9 @@ class LoadedModel:
         num_parallel: int,
         adapters: Sequence[Path] = (),
     ) -> None:
-        from llama_cpp import _internals
+        import llama_cpp._internals
+
+        internals: Any = llama_cpp._internals  # untyped: Any keeps mypy strict elsewhere
 
         from realserver.decode_loop import DecodeLoop
 
@@ -203,7 +205,7 @@ class LoadedModel:
         self.load = load
         self.block_count = block_count
         self.num_parallel = num_parallel
-        self.model = _internals.LlamaModel(
+        self.model: Any = internals.LlamaModel(
             path_model=str(model_path),
             params=model_params(load, block_count, adapters),
             verbose=False,
@@ -276,9 +278,11 @@ class LoadedModel:
         own chain, which sees only the tokens sampled with it.
         """
         import llama_cpp
-        from llama_cpp import _internals
+        import llama_cpp._internals
 
-        chain = _internals.LlamaSampler()
+        internals: Any = llama_cpp._internals  # untyped: Any keeps mypy strict elsewhere
+
+        chain = internals.LlamaSampler()
         last_n = sampling.repeat_last_n
         if last_n == -1:
             last_n = self.n_ctx
