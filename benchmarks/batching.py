@@ -213,7 +213,10 @@ def aggregate(client: Client, url: str, prompt: str, streams: int) -> float:
 # -- the comparisons ---------------------------------------------------------------------
 
 
-def throughput(model: Path, store: Path, prompt: str, threads: int, rounds: int) -> None:
+def throughput(
+    model: Path, store: Path, question: str, prompt: str, *, threads: int, rounds: int
+) -> None:
+    """Ours gets ``question`` (and templates it), theirs ``prompt``, the templated text."""
     if not xllamacpp_available():
         print(
             "aggregate tokens/s vs llama.cpp's server: xllamacpp is not installed "
@@ -225,14 +228,14 @@ def throughput(model: Path, store: Path, prompt: str, threads: int, rounds: int)
         theirs, theirs_url = start_theirs(model, threads, num_parallel, 2048)
         try:
             # Warm both (model loaded, prompt cached) before measuring.
-            ours_stream(ours_url, prompt, 4, 0)
+            ours_stream(ours_url, question, 4, 0)
             theirs_stream(theirs_url, prompt, 4, 0)
             before = cpu_times()
             ours_rates: dict[int, list[float]] = {n: [] for n in LEVELS}
             theirs_rates: dict[int, list[float]] = {n: [] for n in LEVELS}
             for _ in range(rounds):
                 for level in LEVELS:
-                    ours_rates[level].append(aggregate(ours_stream, ours_url, prompt, level))
+                    ours_rates[level].append(aggregate(ours_stream, ours_url, question, level))
                     time.sleep(0.3)
                     theirs_rates[level].append(aggregate(theirs_stream, theirs_url, prompt, level))
                     time.sleep(0.3)
@@ -259,11 +262,12 @@ def throughput(model: Path, store: Path, prompt: str, threads: int, rounds: int)
             )
 
 
-def ttft_under_load(store: Path, prompt: str, threads: int, samples: int) -> None:
+def ttft_under_load(store: Path, question: str, threads: int, samples: int) -> None:
     """TTFT of a request that arrives while 3 others stream, against its idle TTFT."""
     ours, url = start_ours(store, threads, 4, 2048)
     try:
-        arriving = prompt.replace("Roman Empire", "Ottoman Empire")
+        prompt = question
+        arriving = question.replace("Roman Empire", "Ottoman Empire")
         # Warm: three sequences hold the streams' prompt, the fourth the arriving one
         # (each request takes the free sequence with the longest cached prefix).
         warm = [threading.Thread(target=ours_stream, args=(url, prompt, 4, i)) for i in range(3)]
@@ -311,13 +315,13 @@ def _rss_bytes(pid: int) -> int:
     return 0
 
 
-def memory(store: Path, prompt: str, threads: int, kv_per_sequence: int) -> None:
+def memory(store: Path, question: str, threads: int, kv_per_sequence: int) -> None:
     """Resident set with num_parallel 1 and 4, the model loaded and one request served."""
     figures: dict[int, tuple[int, int]] = {}
     for num_parallel in (1, 4):
         ours, url = start_ours(store, threads, num_parallel, 2048)
         try:
-            ours_stream(url, prompt, 8, 0)
+            ours_stream(url, question, 8, 0)
             time.sleep(0.5)
             size = httpx.get(f"{url}/api/ps").json()["models"][0]["size"]
             figures[num_parallel] = (_rss_bytes(ours.pid), int(size))
@@ -345,13 +349,15 @@ def kv_bytes_per_sequence(model: Path, num_ctx: int) -> int:
     return num_ctx * gguf.block_count * width * 2 * 2  # f16 keys and values
 
 
-def run_all(model: Path, store: Path, prompt: str, threads: int, rounds: int) -> None:
+def run_all(
+    model: Path, store: Path, question: str, prompt: str, *, threads: int, rounds: int
+) -> None:
     import llama_cpp
 
     print(f"load average before the batching comparisons {os.getloadavg()[0]:.2f}")
-    throughput(model, store, prompt, threads, rounds)
-    ttft_under_load(store, prompt, threads, samples=10)
-    memory(store, prompt, threads, kv_bytes_per_sequence(model, 2048))
+    throughput(model, store, question, prompt, threads=threads, rounds=rounds)
+    ttft_under_load(store, question, threads, samples=10)
+    memory(store, question, threads, kv_bytes_per_sequence(model, 2048))
     if not llama_cpp.llama_supports_gpu_offload():
         print(
             "GPU: this llama-cpp-python is a CPU build and no GPU was available to this "

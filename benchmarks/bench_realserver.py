@@ -543,7 +543,14 @@ def main() -> int:
                     process.terminate()
                     process.wait(timeout=20)
         # Continuous batching against llama.cpp's own server, TTFT under load, memory.
-        batching.run_all(model_path, Path(tmp) / "models", prompt, args.threads, args.batch_rounds)
+        batching.run_all(
+            model_path,
+            Path(tmp) / "models",
+            QUESTION,
+            prompt,
+            threads=args.threads,
+            rounds=args.batch_rounds,
+        )
         print(f"load average at the end {os.getloadavg()[0]:.2f}")
     return 0
 
