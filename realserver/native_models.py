@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from starlette.requests import Request
@@ -51,7 +52,8 @@ async def show(request: Request) -> Response:
     model = body.get("model") or body.get("name") or ""
     if not model:
         raise ApiError(400, "model is required")
-    record = state.lookup(model, f"model '{model}' not found")
+    # Off the event loop: resolving reads the store and parses GGUF metadata.
+    record = await asyncio.to_thread(state.lookup, model, f"model '{model}' not found")
     verbose = bool(body.get("verbose"))
     out: dict[str, Any] = {}
     if record.license:
