@@ -197,7 +197,13 @@ class LoadedModel:
 
         internals: Any = llama_cpp._internals  # untyped: Any keeps mypy strict elsewhere
 
+        from llama_cpp import _logger
+
         from realserver.decode_loop import DecodeLoop
+
+        # llama.cpp logs every context's set-up to stderr unless told otherwise
+        # (llama-cpp-python's Llama does this for its verbose=False).
+        _logger.set_verbose(False)
 
         if len(adapters) > 1:
             # One LoRA is what this server applies; refusing beats applying a subset.
