@@ -10,7 +10,10 @@ Same GGUF, same prompt, same thread count, greedy sampling, 200 output tokens:
    differences and the bare HTTP round trip of the server after the same idle gap;
 3. ``/v1/chat/completions`` streaming vs llama-cpp-python's bundled server
    (``python -m llama_cpp.server``) on the same messages (target ratio >= 1.0);
-4. aggregate output tokens/s at 1, 2 and 4 concurrent ``/api/generate`` streams.
+4. continuous batching against llama.cpp's own server (``xllamacpp``, the ``bench``
+   extra): aggregate output tokens/s at 1, 2, 4 and 8 concurrent streams with
+   num_parallel 4 and 8, the TTFT of a request arriving while 3 others stream, and
+   the resident memory with num_parallel 1 and 4 (see ``benchmarks/batching.py``).
 
 The server's side of 1 and 2 is read with the standard library's ``http.client``,
 stamping lines as they arrive and parsing them after the stream: the client
@@ -40,7 +43,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -52,6 +54,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import batching  # noqa: E402
 from benchmarks.machine import (  # noqa: E402
     cpu_times,
     describe_steal,
@@ -242,27 +245,6 @@ def round_trip_ms(connection: http.client.HTTPConnection) -> float:
     return (time.perf_counter() - sent) * 1000
 
 
-def aggregate(url: str, streams: int) -> float:
-    """Output tokens/s of ``streams`` concurrent generations, first send to last byte."""
-    results: list[Stream] = []
-    lock = threading.Lock()
-
-    def one(index: int) -> None:
-        body = {"model": MODEL, "prompt": QUESTION, "options": {**OPTIONS, "seed": index}}
-        with httpx.Client(base_url=url, timeout=600) as client:
-            result = native(client, body)
-        with lock:
-            results.append(result)
-
-    started = time.perf_counter()
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(streams)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return sum(r.tokens for r in results) / (time.perf_counter() - started)
-
-
 # -- setup -------------------------------------------------------------------------------
 
 
@@ -382,6 +364,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=8, help="alternating rounds per comparison")
     parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads on both sides")
     parser.add_argument("--ttft-samples", type=int, default=30, help="warm TTFT samples per side")
+    parser.add_argument(
+        "--batch-rounds", type=int, default=2, help="rounds of the continuous-batching comparison"
+    )
     args = parser.parse_args()
 
     import llama_cpp
@@ -552,18 +537,21 @@ def main() -> int:
                     f"  the host took more than {BUSY_HOST_STEAL:.0f}% of the CPU time: these "
                     "figures describe the host as much as the server; run again when it is quiet"
                 )
-            print(
-                "aggregate /api/generate output tokens/s (num_parallel 4, "
-                f"{args.threads} threads per context):"
-            )
-            for streams in (1, 2, 4):
-                print(f"  {streams} stream(s): {aggregate(ours_url, streams):.1f} tok/s")
-            print(f"load average at the end {os.getloadavg()[0]:.2f}")
         finally:
             for process in (ours, theirs):
                 if process.poll() is None:
                     process.terminate()
                     process.wait(timeout=20)
+        # Continuous batching against llama.cpp's own server, TTFT under load, memory.
+        batching.run_all(
+            model_path,
+            Path(tmp) / "models",
+            QUESTION,
+            prompt,
+            threads=args.threads,
+            rounds=args.batch_rounds,
+        )
+        print(f"load average at the end {os.getloadavg()[0]:.2f}")
     return 0
 
 

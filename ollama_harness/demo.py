@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import os
 import socket
 import subprocess
 import sys
@@ -74,13 +75,32 @@ class ServerProcess:
     log: Path
 
 
+def demo_models_dir(options: DemoOptions) -> Path:
+    """The demo's model store: --models, else OLLAMA_MODELS, else one of its own.
+
+    Its own lies under the harness's cache directory, so a demo never writes into a
+    real Ollama installation's ~/.ollama/models (``serve`` keeps Ollama's default).
+    """
+    if options.models_dir is not None:
+        return options.models_dir
+    if os.environ.get("OLLAMA_MODELS"):
+        return Path(os.environ["OLLAMA_MODELS"]).expanduser()
+    from realserver.bundled import default_cache_dir
+
+    return default_cache_dir() / "models"
+
+
 def _server_command(kind: str, port: int, options: DemoOptions) -> list[str]:
     base = [sys.executable, "-m", "ollama_harness"]
     if kind == "reference":
-        command = [*base, "serve", "--host", f"127.0.0.1:{port}"]
-        if options.models_dir is not None:
-            command += ["--models", str(options.models_dir)]
-        return command
+        return [
+            *base,
+            "serve",
+            "--host",
+            f"127.0.0.1:{port}",
+            "--models",
+            str(demo_models_dir(options)),
+        ]
     return [*base, "mock", "--host", "127.0.0.1", "--port", str(port)]
 
 
@@ -124,12 +144,10 @@ def running_server(kind: str, options: DemoOptions, log: Path) -> Iterator[Serve
 def install_bundled_model(options: DemoOptions) -> str:
     """Register smollm2:135m in the store (idempotent); returns a line to print."""
     from realserver.bundled import SMOLLM2, install
-    from realserver.settings import RealServerSettings
     from realserver.store import ModelStore
 
-    # The server's settings own the store's default (OLLAMA_MODELS, else ~/.ollama/models),
-    # so the demo installs where the server it starts will look.
-    root = options.models_dir or RealServerSettings().models
+    # The same store the server it starts is given (--models).
+    root = demo_models_dir(options)
     stored = install(ModelStore(root), SMOLLM2)
     return f"{stored.name.display} in {root}"
 

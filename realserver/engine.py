@@ -1,26 +1,24 @@
-"""One llama.cpp context (a slot) and the token loop that runs in a worker thread.
+"""A loaded GGUF: its weights, one llama.cpp context shared by all its requests, and
+what the decode loop needs from it (tokens, samplers, memory figures).
 
-llama-cpp-python's high-level ``create_completion`` hides the timings Ollama
-reports and cannot be stopped between tokens, so the loop is written here on its
-lower-level pieces (``eval``, the sampler chain, the KV cache): prompt evaluation
-and decoding are timed separately, the cached prefix of the previous request is
-reused, a cancel flag is checked before every token, stop strings are matched on
-text (held back while they might still match), and a full context is shifted
-keeping ``num_keep`` tokens, as Ollama's runner does.
-
-A context is not thread-safe: the scheduler hands each one to one request at a time.
+As Ollama's runner does, a model is loaded once with one context whose KV cache
+holds ``num_parallel`` sequences of ``num_ctx`` positions each; every request is
+one sequence of it, decoded together with the others by the model's decode loop
+(:mod:`realserver.decode_loop`), which makes every llama.cpp call of the model on
+its one thread. Tokenizing and building samplers only read the vocabulary, so they
+run in worker threads and never delay a step.
 """
 
 from __future__ import annotations
 
-import codecs
+import concurrent.futures
 import contextlib
+import ctypes
 import math
 import os
 import sys
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +28,7 @@ from realserver.options import LoadOptions, SamplingOptions
 
 
 class GenerationCancelledError(Exception):
-    """The client went away; the loop stopped before the next token."""
+    """The client went away; the sequence left the batch before its next token."""
 
 
 class ContextLengthError(ValueError):
@@ -40,7 +38,7 @@ class ContextLengthError(ValueError):
 @dataclass
 class GenerationResult:
     done_reason: str
-    prompt_eval_count: int
+    prompt_eval_count: int  # prompt tokens evaluated (a cached prefix is not)
     prompt_eval_duration: int  # ns
     eval_count: int
     eval_duration: int  # ns
@@ -61,40 +59,25 @@ _backend = _Backend()
 def use_extra_buffers(enabled: bool) -> None:
     """Whether llama.cpp may repack CPU weights into its extra buffer types (AMX...).
 
-    llama-cpp-python offers no argument for ``use_extra_bufts``, so the default model
-    parameters it starts from are wrapped. Off by default: the AMX kernels crash on
-    batched prompt evaluation in some VMs that advertise AMX (this build machine).
+    Off by default: the AMX kernels crash on batched prompt evaluation in some VMs
+    that advertise AMX (this build machine).
     """
-    import importlib
-
-    bindings: Any = importlib.import_module("llama_cpp.llama").llama_cpp
-    original = getattr(bindings, "_harness_original_default_params", None)
-    if original is None:
-        original = bindings.llama_model_default_params
-        bindings._harness_original_default_params = original
-
-    def default_params() -> Any:
-        params = original()
-        params.use_extra_bufts = enabled
-        return params
-
-    bindings.llama_model_default_params = default_params
     _backend.extra_buffers = enabled
 
 
 def lower_inference_priority(niceness: int) -> None:
-    """Run the token loops (and the llama.cpp threads they start) ``niceness`` lower.
+    """Run the decode loops (and the llama.cpp threads they start) ``niceness`` lower.
 
-    A token is handed from the generating thread to the event loop, which must then
-    get a CPU to write it. With every core busy computing the next token, the loop
-    thread waited for one: 2.8 ms in the median of ten first tokens on a 2-core VM,
-    up to 6 ms. With the computing threads 10 levels lower the loop preempts them
-    sooner: 0.2 ms in the median (a scheduler slice, ~2 ms, now and then).
+    A token is handed from the decode loop to the event loop, which must then get a
+    CPU to write it. With every core busy computing the next token, the event loop
+    waited for one: 2.8 ms in the median of ten first tokens on a 2-core VM, up to
+    6 ms. With the computing threads 10 levels lower it preempts them sooner: 0.2 ms
+    in the median (a scheduler slice, ~2 ms, now and then).
     """
     _backend.nice = max(0, niceness)
 
 
-def _lower_this_thread() -> None:
+def lower_this_thread() -> None:
     niceness = _backend.nice
     # Only Linux gives each thread its own niceness (elsewhere this would renice
     # the whole process, event loop included). OpenMP and ggml worker threads
@@ -106,9 +89,9 @@ def _lower_this_thread() -> None:
 
 
 def inference_executor() -> ThreadPoolExecutor:
-    """The one thread that makes every llama.cpp call of a context, at inference priority."""
+    """One thread at inference priority (the tests use it to check the priority)."""
     return ThreadPoolExecutor(
-        max_workers=1, thread_name_prefix="llama-slot", initializer=_lower_this_thread
+        max_workers=1, thread_name_prefix="llama-slot", initializer=lower_this_thread
     )
 
 
@@ -150,90 +133,141 @@ class StopMatcher:
         return out
 
 
-class LlamaContext:
-    """A loaded GGUF with one llama.cpp context."""
+# -- llama.cpp parameters --------------------------------------------------------------
+
+
+def model_params(load: LoadOptions, block_count: int, adapters: Sequence[Path] = ()) -> Any:
+    import llama_cpp
+
+    params = llama_cpp.llama_model_default_params()
+    params.n_gpu_layers = load.n_gpu_layers(block_count)
+    params.main_gpu = load.main_gpu
+    # A LoRA is applied to the weights in memory; llama-cpp-python maps no file then.
+    params.use_mmap = load.use_mmap and not adapters
+    params.use_extra_bufts = _backend.extra_buffers
+    return params
+
+
+def context_params(load: LoadOptions, sequences: int, embedding: bool = False) -> Any:
+    """One context for ``sequences`` sequences of ``num_ctx`` positions each.
+
+    Generation: a KV cache of ``sequences x num_ctx`` split into one stream per
+    sequence (not unified: each sequence attends only to its own cells, as
+    Ollama's runner sizes it). Embedding: mean pooling needs each sequence whole in
+    one micro-batch, so the batch is ``num_ctx`` and the sequences share it.
+    """
+    import llama_cpp
+
+    threads = load.num_thread or default_threads()
+    params = llama_cpp.llama_context_default_params()
+    params.n_threads = threads
+    params.n_threads_batch = threads
+    params.n_seq_max = sequences
+    if embedding:
+        params.n_ctx = load.num_ctx
+        params.n_batch = params.n_ubatch = load.num_ctx
+        params.embeddings = True
+        params.pooling_type = llama_cpp.LLAMA_POOLING_TYPE_MEAN
+        params.kv_unified = True
+    else:
+        params.n_ctx = load.num_ctx * sequences
+        # Every generating sequence puts one token in each step's batch.
+        params.n_batch = max(load.num_batch, sequences)
+        params.n_ubatch = params.n_batch
+        params.kv_unified = False
+    params.no_perf = True
+    return params
+
+
+# -- the model ---------------------------------------------------------------------------
+
+
+class LoadedModel:
+    """A GGUF loaded once, with the context its ``num_parallel`` sequences share."""
 
     def __init__(
         self,
         model_path: Path,
         load: LoadOptions,
         block_count: int,
-        embedding: bool,
+        num_parallel: int,
         adapters: Sequence[Path] = (),
-    ):
-        from llama_cpp import LLAMA_POOLING_TYPE_MEAN, Llama
+    ) -> None:
+        import llama_cpp._internals
 
-        use_extra_buffers(_backend.extra_buffers)
-        self.load = load
-        self.embedding = embedding
-        threads = load.num_thread or default_threads()
-        kwargs: dict[str, Any] = {
-            "model_path": str(model_path),
-            "n_ctx": load.num_ctx,
-            "n_batch": load.num_batch,
-            "n_gpu_layers": load.n_gpu_layers(block_count),
-            "main_gpu": load.main_gpu,
-            "use_mmap": load.use_mmap,
-            "n_threads": threads,
-            "n_threads_batch": threads,
-            "verbose": False,
-        }
+        internals: Any = llama_cpp._internals  # untyped: Any keeps mypy strict elsewhere
+
+        from llama_cpp import _logger
+
+        from realserver.decode_loop import DecodeLoop
+
+        # llama.cpp logs every context's set-up to stderr unless told otherwise
+        # (llama-cpp-python's Llama does this for its verbose=False).
+        _logger.set_verbose(False)
+
         if len(adapters) > 1:
-            # llama-cpp-python's Llama takes one LoRA; refusing beats applying a subset.
+            # One LoRA is what this server applies; refusing beats applying a subset.
             raise ValueError(f"{len(adapters)} adapters given; this server applies one LoRA")
+        self.load = load
+        self.block_count = block_count
+        self.num_parallel = num_parallel
+        self.model: Any = internals.LlamaModel(
+            path_model=str(model_path),
+            params=model_params(load, block_count, adapters),
+            verbose=False,
+        )
+        self._adapter: Any = None
         if adapters:
-            kwargs["lora_path"] = str(adapters[0])
-        if embedding:
-            # Mean pooling needs a whole sequence in one micro-batch.
-            kwargs.update(
-                embedding=True,
-                pooling_type=LLAMA_POOLING_TYPE_MEAN,
-                n_batch=load.num_ctx,
-                n_ubatch=load.num_ctx,
-            )
-        self.llm: Any = Llama(**kwargs)
-        # llama.cpp may round a context up; the limit a request sees is what it asked for,
-        # and an embedding sequence must also fit one micro-batch.
-        self.n_ctx = min(self.llm.n_ctx(), load.num_ctx)
-        if embedding:
-            self.n_ctx = min(self.n_ctx, self.llm.n_batch)
-        self.lock = threading.Lock()
-        # Every call into this context runs on one thread: llama.cpp's OpenMP team
-        # belongs to the calling thread, and a new caller pays to wake a fresh team.
-        self.executor = inference_executor()
-        self._vocab = self.llm._model.vocab
+            self._adapter = _load_adapter(self.model, adapters[0])
+        self.vocab = self.model.vocab
+        self.n_vocab = int(self.model.n_vocab())
         self._pieces: dict[int, bytes] = {}
+        self._pieces_lock = threading.Lock()
+        try:
+            self.loop = DecodeLoop(self, context_params(load, num_parallel))
+        except BaseException:
+            self._free_model()
+            raise
+        # The limit a request sees is what it asked for, whatever llama.cpp rounded.
+        self.n_ctx = min(self.loop.n_ctx_seq, load.num_ctx)
+        self.embedding_loaded = False
 
     # -- tokens ------------------------------------------------------------------
     def tokenize(self, text: str, add_special: bool = True) -> list[int]:
-        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=add_special, special=True))
+        return list(self.model.tokenize(text.encode("utf-8"), add_special, True))
 
     def detokenize(self, tokens: list[int]) -> str:
-        return str(self.llm.detokenize(tokens).decode("utf-8", "replace"))
+        return b"".join(self.piece(t) for t in tokens).decode("utf-8", "replace")
+
+    def token_text(self, which: str) -> str:
+        """The text of the BOS or EOS token (for Jinja chat templates)."""
+        token = self.model.token_bos() if which == "bos" else self.model.token_eos()
+        return self.piece(token).decode("utf-8", "replace") if token >= 0 else ""
+
+    def bos(self) -> int:
+        return int(self.model.token_bos())
 
     def piece(self, token: int) -> bytes:
         """The bytes of one token (cached: the vocabulary never changes)."""
         cached = self._pieces.get(token)
         if cached is None:
-            import ctypes
-
             import llama_cpp
 
             buffer = ctypes.create_string_buffer(64)
-            size = llama_cpp.llama_token_to_piece(self._vocab, token, buffer, 64, 0, False)
+            size = llama_cpp.llama_token_to_piece(self.vocab, token, buffer, 64, 0, False)
             if size < 0:
                 buffer = ctypes.create_string_buffer(-size)
-                size = llama_cpp.llama_token_to_piece(self._vocab, token, buffer, -size, 0, False)
+                size = llama_cpp.llama_token_to_piece(self.vocab, token, buffer, -size, 0, False)
             cached = buffer.raw[:size]
-            self._pieces[token] = cached
+            with self._pieces_lock:
+                self._pieces[token] = cached
         return cached
 
     def is_eog(self, token: int) -> bool:
         import llama_cpp
 
-        return bool(llama_cpp.llama_vocab_is_eog(self._vocab, token))
+        return bool(llama_cpp.llama_vocab_is_eog(self.vocab, token))
 
-    # -- generation ----------------------------------------------------------------
     def truncate_prompt(self, tokens: list[int], num_keep: int) -> list[int]:
         """Ollama's rule: keep the first num_keep tokens and the newest that fit."""
         if len(tokens) < self.n_ctx:
@@ -242,213 +276,105 @@ class LlamaContext:
         room = self.n_ctx - 1 - keep
         return tokens[:keep] + tokens[len(tokens) - room :]
 
-    def generate(
-        self,
-        prompt: list[int],
-        sampling: SamplingOptions,
-        emit: Callable[[str, list[dict[str, Any]]], None],
-        cancelled: threading.Event,
-        *,
-        grammar: Any = None,
-        top_logprobs: int | None = None,
-    ) -> GenerationResult:
-        """Generate until EOG, a stop string, num_predict or a full context.
+    # -- sampling ------------------------------------------------------------------
+    def sampler(self, sampling: SamplingOptions, grammar: Any = None) -> Any:
+        """A sampler chain for one sequence (llama-cpp-python's order of samplers).
 
-        ``emit(text, logprobs)`` receives the text as it becomes safe to show and,
-        when ``top_logprobs`` is not None, one log-probability entry per token.
+        Its penalties look at this sequence's own tokens only: each sequence has its
+        own chain, which sees only the tokens sampled with it.
         """
-        llm = self.llm
-        prompt = self.truncate_prompt(prompt, sampling.num_keep) or [llm.token_bos()]
-        llm.last_n_tokens_size = sampling.repeat_last_n if sampling.repeat_last_n >= 0 else 0
-        if sampling.repeat_last_n == -1:
-            llm.last_n_tokens_size = self.n_ctx
         import llama_cpp
+        import llama_cpp._internals
 
-        llm.set_seed(sampling.seed if sampling.seed >= 0 else llama_cpp.LLAMA_DEFAULT_SEED)
-        sampler = llm._init_sampler(
-            top_k=sampling.top_k,
-            top_p=sampling.top_p,
-            min_p=sampling.min_p,
-            typical_p=sampling.typical_p,
-            temp=sampling.temperature,
-            repeat_penalty=sampling.repeat_penalty,
-            frequency_penalty=sampling.frequency_penalty,
-            presence_penalty=sampling.presence_penalty,
-            grammar=grammar,
+        internals: Any = llama_cpp._internals  # untyped: Any keeps mypy strict elsewhere
+
+        chain = internals.LlamaSampler()
+        last_n = sampling.repeat_last_n
+        if last_n == -1:
+            last_n = self.n_ctx
+        chain.add_penalties(
+            n_vocab=self.n_vocab,
+            penalty_last_n=max(0, last_n),
+            penalty_repeat=sampling.repeat_penalty,
+            penalty_freq=sampling.frequency_penalty,
+            penalty_present=sampling.presence_penalty,
         )
-        start = time.perf_counter_ns()
-        self._eval_prompt(prompt, cancelled)
-        prompt_done = time.perf_counter_ns()
-
-        matcher = StopMatcher(sampling.stop)
-        decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        generated: list[int] = []
-        pending: list[dict[str, Any]] = []
-        limit = sampling.num_predict
-        done_reason = "stop"
-        stopped = False
-        while True:
-            if cancelled.is_set():
-                raise GenerationCancelledError()
-            token = sampler.sample(llm._ctx, -1)
-            if self.is_eog(token):
-                break
-            generated.append(token)
-            if top_logprobs is not None:
-                pending.append(self._logprob(token, top_logprobs))
-            piece = decoder.decode(self.piece(token))
-            text, stopped = matcher.feed(piece)
-            handover = (text, pending) if text else None
-            if text:
-                pending = []
-            if stopped or (limit >= 0 and len(generated) >= limit):
-                done_reason = "stop" if stopped else "length"
-            elif llm.n_tokens >= self.n_ctx and (limit == -2 or not self._shift(sampling.num_keep)):
-                done_reason = "length"
-            else:
-                self._decode_next(token, emit, handover)
-                continue
-            if handover is not None:
-                emit(*handover)
-            break
-        if done_reason != "stop" or not stopped:
-            # Text held back for a stop string that never completed is output after all.
-            tail = matcher.flush() + decoder.decode(b"", final=True)
-            if tail:
-                emit(tail, pending)
-        end = time.perf_counter_ns()
-        return GenerationResult(
-            done_reason=done_reason,
-            prompt_eval_count=len(prompt),
-            prompt_eval_duration=prompt_done - start,
-            eval_count=len(generated),
-            eval_duration=max(end - prompt_done, 1),
-            context=[*prompt, *generated],
-        )
-
-    def _decode_next(
-        self,
-        token: int,
-        emit: Callable[[str, list[dict[str, Any]]], None],
-        handover: tuple[str, list[dict[str, Any]]] | None,
-    ) -> None:
-        """``Llama.eval([token])``, handing the previous text over just before llama_decode.
-
-        The hand-over wakes the event loop, which takes the GIL for its per-token
-        work. Any earlier, and this thread would wait for it with Python still to
-        run before llama_decode (0.4 ms of a 14 ms token in the median, 3 % of
-        decode on a 2-vCPU VM); here, the loop's work overlaps llama_decode, which
-        runs without the GIL.
-        """
-        llm = self.llm  # built without logits_all: only the last row of logits is kept
-        n_past = llm.n_tokens
-        llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
-        llm._batch.set_batch(batch=[token], n_past=n_past, logits_all=False)
-        if handover is not None:
-            emit(*handover)
-        llm._ctx.decode(llm._batch)
-        llm.input_ids[n_past] = token
-        llm.n_tokens = n_past + 1
-
-    def _eval_prompt(self, prompt: list[int], cancelled: threading.Event) -> None:
-        llm = self.llm
-        common = 0
-        cached = llm._input_ids
-        for a, b in zip(cached, prompt, strict=False):
-            if a != b:
-                break
-            common += 1
-        # At least the last prompt token is evaluated again: its logits drive sampling.
-        reuse = min(common, len(prompt) - 1)
-        if reuse > 0 and llm._ctx.kv_cache_seq_rm(-1, reuse, -1):
-            llm.n_tokens = reuse
+        if grammar is not None:
+            chain.add_grammar(self.model, grammar)
+        seed = sampling.seed if sampling.seed >= 0 else llama_cpp.LLAMA_DEFAULT_SEED
+        temp = sampling.temperature
+        if temp < 0.0:
+            chain.add_dist(seed)
+        elif temp == 0.0:
+            chain.add_greedy()
         else:
-            llm.reset()
-            llm._ctx.kv_cache_clear()
-            reuse = 0
-        # The last prompt token is always evaluated on its own. llama.cpp's results
-        # differ in the last bits between batch sizes; this way a repeated request
-        # (which reuses the cache up to that token) samples from identical logits,
-        # so greedy and seeded sampling are reproducible whatever the cache held.
-        rest, last = prompt[reuse:-1], prompt[-1:]
-        step = max(1, llm.n_batch)
-        for at in range(0, len(rest), step):
-            if cancelled.is_set():
-                raise GenerationCancelledError()
-            llm.eval(rest[at : at + step])
-        llm.eval(last)
+            chain.add_top_k(sampling.top_k)
+            chain.add_typical(sampling.typical_p, 1)
+            chain.add_top_p(sampling.top_p, 1)
+            chain.add_min_p(sampling.min_p, 1)
+            chain.add_temp(temp)
+            chain.add_dist(seed)
+        return chain
 
-    def _logprob(self, token: int, top: int) -> dict[str, Any]:
-        """Log-probabilities of the token just sampled (from the raw logits)."""
-        import llama_cpp
-        import numpy as np
+    # -- work ------------------------------------------------------------------------
+    def submit(self, request: Any) -> None:
+        """Admit a generation request at the decode loop's next step."""
+        self.loop.submit(request)
 
-        pointer = llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1)
-        logits = np.ctypeslib.as_array(pointer, shape=(self.llm.n_vocab(),)).astype(np.float64)
-        peak = float(logits.max())
-        log_total = peak + float(np.log(np.exp(logits - peak).sum()))
+    def embed(self, sequences: list[list[int]]) -> concurrent.futures.Future[list[list[float]]]:
+        """Mean-pooled hidden states of token sequences, evaluated together where they fit."""
+        self.embedding_loaded = True
+        return self.loop.run_task(lambda: self.loop.embed(sequences))
 
-        def entry(token_id: int) -> dict[str, Any]:
-            raw = self.piece(token_id)
-            return {
-                "token": raw.decode("utf-8", "replace"),
-                "logprob": float(logits[token_id]) - log_total,
-                "bytes": list(raw),
-            }
-
-        out = entry(token)
-        if top > 0:
-            best = np.argpartition(-logits, top)[:top]
-            best = best[np.argsort(-logits[best])]
-            out["top_logprobs"] = [entry(int(i)) for i in best]
-        return out
-
-    def _shift(self, num_keep: int) -> bool:
-        """Drop half of the context after num_keep tokens (Ollama's context shift)."""
-        llm = self.llm
-        keep = max(0, min(num_keep, llm.n_tokens - 2))
-        discard = (llm.n_tokens - keep) // 2
-        if discard <= 0:
-            return False
-        ctx = llm._ctx
-        if not ctx.kv_cache_seq_rm(0, keep, keep + discard):
-            return False
-        ctx.kv_cache_seq_shift(0, keep + discard, llm.n_tokens, -discard)
-        ids = llm.input_ids
-        ids[keep : llm.n_tokens - discard] = ids[keep + discard : llm.n_tokens].copy()
-        llm.n_tokens -= discard
-        return True
-
-    # -- embeddings --------------------------------------------------------------------
-    def embed(self, tokens: list[int]) -> list[float]:
-        """Mean-pooled hidden state of one sequence (not normalised)."""
-        import llama_cpp
-
-        llm = self.llm
-        llm._batch.reset()
-        llm._batch.add_sequence(tokens, 0, True)
-        llm._ctx.kv_cache_clear()
-        llm._ctx.decode(llm._batch)
-        pointer = llama_cpp.llama_get_embeddings_seq(llm._ctx.ctx, 0)
-        vector = [float(x) for x in pointer[: llm.n_embd()]]
-        llm._batch.reset()
-        llm._ctx.kv_cache_clear()
-        llm.reset()
-        return vector
+    @property
+    def embed_limit(self) -> int:
+        """The longest sequence one embedding may be (one micro-batch)."""
+        return self.load.num_ctx
 
     # -- memory ------------------------------------------------------------------------
     def weights_bytes(self) -> int:
         import llama_cpp
 
-        return int(llama_cpp.llama_model_size(self.llm._model.model))
+        return int(llama_cpp.llama_model_size(self.model.model))
 
     def kv_bytes(self, info_layers: int, kv_width: int) -> int:
-        # f16 keys and values for every layer and every position of the context.
-        return self.n_ctx * info_layers * kv_width * 2 * 2
+        """f16 keys and values for every layer and position of every sequence."""
+        per_sequence = self.load.num_ctx * info_layers * kv_width * 2 * 2
+        sequences = self.num_parallel + (1 if self.embedding_loaded else 0)
+        return per_sequence * sequences
 
     def close(self) -> None:
-        self.llm.close()
-        self.executor.shutdown(wait=False)
+        """Stop the decode loop (its sequences end cancelled), then free everything."""
+        self.loop.close()
+        self._free_model()
+
+    def _free_model(self) -> None:
+        import llama_cpp
+
+        if self._adapter is not None:
+            llama_cpp.llama_adapter_lora_free(self._adapter)
+            self._adapter = None
+        self.model.close()
+
+
+def _load_adapter(model: Any, path: Path) -> Any:
+    import llama_cpp
+
+    adapter = llama_cpp.llama_adapter_lora_init(model.model, str(path).encode("utf-8"))
+    if adapter is None:
+        model.close()
+        raise ValueError(f"failed to load the LoRA adapter {path.name}")
+    return adapter
+
+
+def apply_adapter(ctx: Any, adapter: Any) -> None:
+    """Attach a LoRA to a context (each context of the model carries it)."""
+    import llama_cpp
+
+    adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(adapter)
+    scales = (ctypes.c_float * 1)(1.0)
+    if llama_cpp.llama_set_adapters_lora(ctx, adapters, 1, scales):
+        raise ValueError("failed to apply the LoRA adapter")
 
 
 def normalize(vector: list[float]) -> list[float]:

@@ -1,10 +1,12 @@
-"""Run one generation on a leased slot and hand its text to the event loop.
+"""Run one generation as a sequence of a model's decode loop; hand its text over.
 
-The worker thread pushes each piece of text with ``call_soon_threadsafe``; the
-async iterator returned by :func:`generate_stream` yields those pieces and finally
-the :class:`GenerationResult`. Leaving the iterator early (client gone, error)
-sets the cancel flag, which the token loop checks before every token; the slot is
-released by the worker future's completion, i.e. only once the thread has stopped.
+The prompt is tokenized and the sampler chain built in a worker thread (never on
+the event loop, never on the decode loop), then the request joins the model's
+batch at its next step. The decode loop pushes each piece of text with
+``call_soon_threadsafe``; the async iterator of :class:`GenerationJob` yields those
+pieces and finally the :class:`GenerationResult`. Leaving the iterator early
+(client gone, error) sets the cancel flag, which the decode loop checks before
+every step; the slot is released once the sequence has left the batch.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ollama_harness.core.errors import ApiError
-from ollama_harness.core.protocol import messages
-from realserver.engine import GenerationCancelledError, GenerationResult, LlamaContext
+from realserver.decode_loop import GenerationRequest
+from realserver.engine import GenerationCancelledError, GenerationResult, LoadedModel
 from realserver.options import SamplingOptions
 from realserver.scheduler import Lease, Scheduler
 
@@ -53,18 +55,18 @@ def grammar_for(format_value: Any) -> Any:
 
 
 class GenerationJob:
-    """A generation running in a worker thread, started at construction.
+    """A generation in a model's decode loop, started at construction.
 
     Iterate it for text pieces and, last, the :class:`GenerationResult`. Call
     :meth:`cancel` when the consumer goes away (iterating to the end or leaving the
-    ``async for`` early does it too). The slot is released when the thread ends.
+    ``async for`` early does it too). The slot is released when the sequence ends.
     """
 
     def __init__(
         self,
         scheduler: Scheduler,
         lease: Lease,
-        prompt: Callable[[LlamaContext], list[int]],
+        prompt: Callable[[LoadedModel], list[int]],
         sampling: SamplingOptions,
         *,
         grammar: Any = None,
@@ -73,34 +75,56 @@ class GenerationJob:
         loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._cancelled = threading.Event()
-        queue = self._queue
+        self._outcome: asyncio.Future[GenerationResult] = loop.create_future()
+        queue, outcome = self._queue, self._outcome
 
         def emit(text: str, logprobs: list[dict[str, Any]]) -> None:
             loop.call_soon_threadsafe(queue.put_nowait, Piece(text, logprobs))
 
-        def work() -> GenerationResult:
-            # Tokenizing happens here too, so a long prompt never stalls the event loop.
-            context = lease.context
-            with context.lock:
-                tokens = prompt(context)
-                return context.generate(
-                    tokens,
-                    sampling,
-                    emit,
-                    self._cancelled,
-                    grammar=grammar,
-                    top_logprobs=top_logprobs,
-                )
+        def settle(result: GenerationResult | BaseException) -> None:
+            if outcome.done():
+                return
+            if isinstance(result, asyncio.CancelledError):
+                outcome.cancel()
+            elif isinstance(result, BaseException):
+                outcome.set_exception(result)
+            else:
+                outcome.set_result(result)
 
-        self._future = loop.run_in_executor(lease.context.executor, work)
+        def finish(result: GenerationResult | BaseException) -> None:
+            loop.call_soon_threadsafe(settle, result)
 
-        def finished(_: asyncio.Future[GenerationResult]) -> None:
-            queue.put_nowait(_DONE)
-            task = loop.create_task(scheduler.release(lease))
-            _background.add(task)
-            task.add_done_callback(_background.discard)
+        model = lease.context
 
-        self._future.add_done_callback(finished)
+        def prepare() -> GenerationRequest:
+            tokens = model.truncate_prompt(prompt(model), sampling.num_keep) or [model.bos()]
+            return GenerationRequest(
+                prompt=tokens,
+                sampling=sampling,
+                sampler=model.sampler(sampling, grammar),
+                emit=emit,
+                finish=finish,
+                cancelled=self._cancelled,
+                top_logprobs=top_logprobs,
+            )
+
+        async def run() -> None:
+            try:
+                request = await scheduler.in_thread(prepare)
+                if self._cancelled.is_set():
+                    request.sampler.close()
+                    raise GenerationCancelledError()
+                model.submit(request)
+                await asyncio.shield(outcome)
+            except BaseException as exc:
+                settle(exc)
+            finally:
+                queue.put_nowait(_DONE)
+                await scheduler.release(lease)
+
+        self._task = loop.create_task(run())
+        _background.add(self._task)
+        self._task.add_done_callback(_background.discard)
 
     def cancel(self) -> None:
         self._cancelled.set()
@@ -110,7 +134,7 @@ class GenerationJob:
             while True:
                 item = await self._queue.get()
                 if item is _DONE:
-                    yield self._future.result()
+                    yield self._outcome.result()
                     return
                 yield item
         finally:
@@ -126,27 +150,3 @@ class GenerationJob:
             parts.append(item.text)
             logprobs.extend(item.logprobs)
         raise RuntimeError("generation ended without a result")
-
-
-async def framed(
-    chunks: AsyncIterator[bytes], error_chunk: Callable[[Exception], bytes]
-) -> AsyncIterator[bytes]:
-    """Ollama's error framing for a stream.
-
-    A failure before the first chunk becomes an HTTP 500 with an error body (the
-    status line is not sent yet); after it, one in-band error chunk ends the stream.
-    A cancelled generation (the client left) just ends it.
-    """
-    started = False
-    try:
-        async for chunk in chunks:
-            started = True
-            yield chunk
-    except GenerationCancelledError:
-        return
-    except ApiError:
-        raise
-    except Exception as exc:
-        if not started:
-            raise ApiError(500, messages.runner_failed(exc)) from exc
-        yield error_chunk(exc)

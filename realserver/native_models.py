@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from starlette.requests import Request
@@ -52,7 +53,8 @@ async def show(request: Request) -> Response:
     model = body.get("model") or body.get("name") or ""
     if not model:
         raise ApiError(400, messages.MODEL_REQUIRED)
-    record = state.lookup(model, messages.model_not_found(model))
+    # Off the event loop: resolving reads the store and parses GGUF metadata.
+    record = await asyncio.to_thread(state.lookup, model, messages.model_not_found(model))
     verbose = bool(body.get("verbose"))
     out: dict[str, Any] = {}
     if record.license:

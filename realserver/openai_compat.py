@@ -2,9 +2,10 @@
 ``/v1/embeddings``, ``/v1/models`` and ``/v1/models/{model}``.
 
 Each request is translated to the native one (as Ollama's middleware does) and
-run through the same prompt building, scheduler and token loop; only the framing
-differs. The translation both ways (options, formats, chunks, finish reasons,
-usage, the error envelope) is the protocol core's, shared with the mock.
+run through the same inference service (:mod:`realserver.inference`: lookup,
+slots, decode loop, cancellation, errors); only the framing differs. The
+translation both ways (options, formats, chunks, finish reasons, usage, the error
+envelope) is the protocol core's, shared with the mock.
 """
 
 from __future__ import annotations
@@ -22,15 +23,16 @@ from ollama_harness.core.errors import ApiError, decode_body, request_error
 from ollama_harness.core.names import ModelNameError, parse_model_name
 from ollama_harness.core.protocol import checks, messages, openai
 from realserver.engine import GenerationResult
-from realserver.generation import GenerationJob, framed, grammar_for
 from realserver.gotemplate import TemplateError
-from realserver.http import SSE, JSONResponse, StreamResponse
-from realserver.native_inference import (
-    acquire,
+from realserver.http import SSE, JSONResponse
+from realserver.inference import (
     answer_once,
     conversation_prompt,
     embed_texts,
-    load_and_sampling,
+    grammar_for,
+    lookup,
+    start,
+    stream,
 )
 from realserver.prompt import Message, message_from_json, render_suffix, tool_from_json
 from realserver.state import ServerState
@@ -74,7 +76,7 @@ async def chat_completions(request: Request) -> Response:
     state: ServerState = request.app.state.server
     body = _body(await request.body(), "openaiChatCompletions", state)
     model = body["model"]
-    record = state.lookup(model, messages.model_not_found(model))
+    record = await lookup(state, model, messages.model_not_found(model))
     tools = [tool_from_json(t) for t in body.get("tools") or []]
     sent = [_message(m) for m in body["messages"]]
     checks.check_chat(
@@ -89,7 +91,6 @@ async def chat_completions(request: Request) -> Response:
     if body["messages"][0].get("role") != "system" and record.system:
         conversation.insert(0, Message("system", record.system))
     native = {"options": openai.options(body)}
-    load, sampling = load_and_sampling(state, record, native)
     grammar = grammar_for(openai.response_format(body))
     try:
         build = conversation_prompt(record, record.compiled_template(), conversation, tools)
@@ -100,11 +101,9 @@ async def chat_completions(request: Request) -> Response:
         if tools
         else None
     )
-    lease = await acquire(state, record, load, "default")
     logprobs = int(body.get("top_logprobs") or 0) if body.get("logprobs") else None
-    job = GenerationJob(
-        state.scheduler, lease, build, sampling, grammar=grammar, top_logprobs=logprobs
-    )
+    generation = await start(state, record, native, build, grammar=grammar, top_logprobs=logprobs)
+    job = generation.job
     ident = f"chatcmpl-{secrets.randbelow(1000)}"
     created = int(time.time())
 
@@ -120,7 +119,7 @@ async def chat_completions(request: Request) -> Response:
         ]
 
     if not body.get("stream"):
-        answered = await answer_once(request, job)
+        answered = await answer_once(request, generation)
         if answered is None:
             return Response(status_code=499)
         piece, result = answered
@@ -166,20 +165,19 @@ async def chat_completions(request: Request) -> Response:
                 sent_calls += len(found)
                 yield chunk({"role": "assistant", "content": "", "tool_calls": calls})
 
-    return StreamResponse(framed(events(), _sse_error), SSE, on_close=job.cancel)  # type: ignore[return-value]
+    return stream(generation, events(), SSE, _sse_error)  # type: ignore[return-value]
 
 
 async def completions(request: Request) -> Response:
     state: ServerState = request.app.state.server
     body = _body(await request.body(), "openaiCompletions", state)
     model = body["model"]
-    record = state.lookup(model, messages.model_not_found(model))
+    record = await lookup(state, model, messages.model_not_found(model))
     prompt = body.get("prompt") or ""
     if isinstance(prompt, list):
         prompt = "".join(str(p) for p in prompt)
     suffix = body.get("suffix") or ""
     checks.check_generate(model, {"suffix": suffix}, record.capabilities)
-    load, sampling = load_and_sampling(state, record, {"options": openai.options(body)})
     template = record.compiled_template()
     # Ollama's /v1/completions sends the prompt raw: no chat template (except for FIM).
     text = render_suffix(template, prompt, suffix) if suffix and template is not None else prompt
@@ -187,12 +185,12 @@ async def completions(request: Request) -> Response:
     def build(context: Any) -> list[int]:
         return list(context.tokenize(text))
 
-    lease = await acquire(state, record, load, "default")
-    job = GenerationJob(state.scheduler, lease, build, sampling)
+    generation = await start(state, record, {"options": openai.options(body)}, build)
+    job = generation.job
     ident = f"cmpl-{secrets.randbelow(1000)}"
     base = openai.envelope(openai.TEXT_COMPLETION, ident, int(time.time()), model)
     if not body.get("stream"):
-        answered = await answer_once(request, job)
+        answered = await answer_once(request, generation)
         if answered is None:
             return Response(status_code=499)
         piece, result = answered
@@ -209,14 +207,14 @@ async def completions(request: Request) -> Response:
                 return
             yield openai.text_chunk(base, item.text)
 
-    return StreamResponse(framed(events(), _sse_error), SSE, on_close=job.cancel)  # type: ignore[return-value]
+    return stream(generation, events(), SSE, _sse_error)  # type: ignore[return-value]
 
 
 async def embeddings(request: Request) -> Response:
     state: ServerState = request.app.state.server
     body = _body(await request.body(), "openaiEmbeddings", state)
     model = body["model"]
-    record = state.lookup(model, messages.model_not_found(model))
+    record = await lookup(state, model, messages.model_not_found(model))
     raw_input = body.get("input")
     texts = [raw_input] if isinstance(raw_input, str) else list(raw_input or [])
     if not texts or not all(isinstance(t, str) and t for t in texts):

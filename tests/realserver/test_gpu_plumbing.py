@@ -1,7 +1,7 @@
 """num_gpu and main_gpu reach llama.cpp; size_vram follows what was offloaded.
 
-No GPU is available to this project's CI, so llama.cpp's constructor is replaced
-by a recorder here; the real CPU build is exercised by the server tests.
+No GPU is available to this project's CI, so the parameters built for llama.cpp
+are checked here; the real CPU build is exercised by the server tests.
 """
 
 from __future__ import annotations
@@ -19,35 +19,23 @@ from tests.support import HAS_LLAMA
 pytestmark = pytest.mark.skipif(not HAS_LLAMA, reason="llama-cpp-python is not installed")
 
 
-class RecordingLlama:
-    calls: list[dict[str, Any]] = []
-
-    def __init__(self, **kwargs: Any) -> None:
-        RecordingLlama.calls.append(kwargs)
-        self._model = SimpleNamespace(vocab=None)
-        self.n_batch = kwargs.get("n_batch", 512)
-
-    def n_ctx(self) -> int:
-        return int(self.calls[-1]["n_ctx"])
-
-
-def test_load_options_reach_the_llama_constructor(monkeypatch: pytest.MonkeyPatch) -> None:
-    import llama_cpp
-
-    monkeypatch.setattr(llama_cpp, "Llama", RecordingLlama)
+def test_load_options_reach_the_model_and_context_parameters() -> None:
     load = LoadOptions(
         num_ctx=1024, num_batch=64, num_gpu=12, main_gpu=1, num_thread=3, use_mmap=False
     )
-    engine.LlamaContext(Path("model.gguf"), load, block_count=30, embedding=False)
-    kwargs = RecordingLlama.calls[-1]
-    assert kwargs["n_gpu_layers"] == 12
-    assert kwargs["main_gpu"] == 1
-    assert (kwargs["n_ctx"], kwargs["n_batch"], kwargs["n_threads"]) == (1024, 64, 3)
-    assert kwargs["use_mmap"] is False
-    engine.LlamaContext(
-        Path("model.gguf"), LoadOptions(num_gpu=-1), block_count=30, embedding=False
-    )
-    assert RecordingLlama.calls[-1]["n_gpu_layers"] == -1  # Ollama's "auto": all layers
+    params = engine.model_params(load, block_count=30)
+    assert (params.n_gpu_layers, params.main_gpu, params.use_mmap) == (12, 1, False)
+    auto = engine.model_params(LoadOptions(num_gpu=-1), block_count=30)
+    assert auto.n_gpu_layers == -1  # Ollama's "auto": all layers
+    assert engine.model_params(LoadOptions(), 30, adapters=[Path("lora.gguf")]).use_mmap is False
+    context = engine.context_params(load, sequences=4)
+    # One context for four sequences of num_ctx each, one stream per sequence.
+    assert (context.n_ctx, context.n_seq_max, context.kv_unified) == (4096, 4, False)
+    assert (context.n_batch, context.n_threads, context.n_threads_batch) == (64, 3, 3)
+    embedding = engine.context_params(load, sequences=8, embedding=True)
+    # Mean pooling: every sequence whole in one micro-batch of num_ctx.
+    assert (embedding.n_ctx, embedding.n_batch, embedding.n_ubatch) == (1024, 1024, 1024)
+    assert embedding.embeddings and embedding.kv_unified
 
 
 def _runner(num_gpu: int) -> scheduler.Runner:
@@ -60,13 +48,13 @@ def _runner(num_gpu: int) -> scheduler.Runner:
             "attention.head_count_kv": 3,
         }.get(key, default),
     )
-    context: Any = SimpleNamespace(
+    model: Any = SimpleNamespace(
         weights_bytes=lambda: 31_000_000,
         kv_bytes=lambda layers, width: layers * width,  # one byte per layer and KV column
     )
     record: Any = SimpleNamespace(gguf=gguf, digest="d")
     return scheduler.Runner(
-        record=record, load=LoadOptions(num_gpu=num_gpu), contexts=[context], load_duration=1
+        record=record, load=LoadOptions(num_gpu=num_gpu), model=model, load_duration=1
     )
 
 

@@ -70,7 +70,9 @@ def test_ps_and_show(routed: RunningServer) -> None:
 def test_chat_with_stats(routed: RunningServer) -> None:
     match = re.search(r"([\d.]+) tok/s \| (\d+) in / (\d+) out", run_code(STATS, "stats"))
     assert match is not None
-    assert float(match[1]) > 1 and int(match[2]) > 10 and 0 < int(match[3]) <= 24
+    # "in" is prompt_eval_count: the tokens evaluated, fewer than the prompt when an
+    # earlier request left its prefix (the system prompt) in the cache, as in Ollama.
+    assert float(match[1]) > 1 and int(match[2]) > 0 and 0 < int(match[3]) <= 24
 
 
 def test_error_handling_and_prewarm(routed: RunningServer) -> None:

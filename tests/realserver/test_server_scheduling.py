@@ -146,9 +146,11 @@ def test_disconnect_mid_stream_frees_the_slot(small: RunningServer, client: http
     started = time.perf_counter()
     answer = quick(client)
     waited = time.perf_counter() - started
-    # 2000 tokens would take well over 10 s here; the next request runs at once.
-    assert waited < 3, f"the next request waited {waited:.2f} s"
-    assert int(answer["total_duration"]) < 2_000_000_000  # type: ignore[call-overload]
+    # The slot was free at once: load_duration is the request's wait for it (the
+    # model is loaded). 2000 tokens would take over a minute here, so the wall time
+    # tells it too, with room for a host whose other processes take the CPUs.
+    assert int(answer["load_duration"]) < 1_000_000_000  # type: ignore[call-overload]
+    assert waited < 15, f"the next request waited {waited:.2f} s"
 
 
 def test_disconnect_before_a_non_streamed_answer_frees_the_slot(
@@ -167,8 +169,9 @@ def test_disconnect_before_a_non_streamed_answer_frees_the_slot(
     else:
         pytest.fail("every generation ended within 1 s: the disconnect was never exercised")
     started = time.perf_counter()
-    quick(client)
-    assert time.perf_counter() - started < 3
+    answer = quick(client)
+    assert int(answer["load_duration"]) < 1_000_000_000  # type: ignore[call-overload]
+    assert time.perf_counter() - started < 15
 
 
 def test_event_loop_answers_while_generating(small: RunningServer, client: httpx.Client) -> None:
