@@ -49,6 +49,7 @@ class Target:
         #: What the server calls itself (its ``Server`` header), if anything.
         self.server_name = ""
         self.discovery_notes: list[str] = []
+        self._completion_probes: dict[str, bool] = {}
         #: Unique prefix of every model this run creates, so cleanup never
         #: touches anything else on the server.
         self.prefix = f"conformance-{secrets.token_hex(4)}"
@@ -74,15 +75,26 @@ class Target:
         """The smallest model that has ``capability``; skip when none does."""
         if not self.models:
             raise CheckSkipped("no model to test: /api/tags listed none and no --model was given")
-        fitting = [
-            m
-            for m in self.models
-            if (m.capabilities is None and capability == "completion")
-            or (m.capabilities is not None and capability in m.capabilities)
-        ]
-        if not fitting:
-            raise CheckSkipped(f"no model on the server has the {capability!r} capability")
-        return min(fitting, key=lambda m: m.size).name
+        fitting = [m for m in self.models if m.capabilities and capability in m.capabilities]
+        if fitting:
+            return min(fitting, key=lambda m: m.size).name
+        if capability == "completion":
+            # /api/show said nothing: try the unknown models, smallest first, once.
+            for model in sorted(self.models, key=lambda m: m.size):
+                if model.capabilities is None and self._completes(model.name):
+                    return model.name
+        raise CheckSkipped(f"no model on the server has the {capability!r} capability")
+
+    def _completes(self, name: str) -> bool:
+        """Whether a model without advertised capabilities generates (asked once)."""
+        if name not in self._completion_probes:
+            body = {"model": name, "prompt": "hi", "stream": False}
+            body["options"] = self.options_for_inference(1)
+            ex = self.client.post("/api/generate", body)
+            self._completion_probes[name] = ex.status == 200
+            verdict = "generates" if ex.status == 200 else f"answered {ex.status}: not used"
+            self.discovery_notes.append(f"no capabilities for {name}; a 1-token generate {verdict}")
+        return self._completion_probes[name]
 
     def embedding_model(self) -> str:
         """A model to embed with: one advertising ``embedding``, else any model.

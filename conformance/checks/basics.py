@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from conformance import expect
+from conformance.outcome import defer
 from conformance.registry import check
 from conformance.target import Target
 from ollama_harness.core.names import is_valid_model_name
@@ -102,7 +103,8 @@ def show_schema(t: Target) -> None:
     """POST /api/show of every discovered model matches the spec and lists capabilities.
 
     Source: server/routes.go ShowHandler and GetModelInfo (api.ShowResponse with
-    Capabilities); docs/api.md "Show Model Information".
+    Capabilities); docs/api.md "Show Model Information". The capabilities list is
+    recommended: versions before it existed, and other servers, leave it out.
     """
     if not t.models:
         t.model_with("completion")  # skips with the reason
@@ -110,7 +112,7 @@ def show_schema(t: Target) -> None:
         ex = t.client.post("/api/show", {"model": model.name})
         body = expect.json_body(ex, "show")
         if not isinstance(body.get("capabilities"), list):
-            raise expect.fail("show gives no capabilities list", ex)
+            defer(expect.fail("show gives no capabilities list", ex))
 
 
 @check("basics", "show", severity="recommended")

@@ -41,6 +41,9 @@ QUIRKS = (
     "endless-streams",
 )
 
+#: Headers the proxy sets itself (it sends every answer whole, with a length).
+_HOP_HEADERS = ("content-length", "content-type", "connection", "date", "transfer-encoding")
+
 
 def path_name(name: str) -> str:
     """How a server that names models by file path would list ``name``."""
@@ -133,14 +136,16 @@ class QuirkProxy:
             return
         if self.names:
             body, path = self._real_names(body, path)
-        headers = {k: v for k, v in h.headers.items() if k.lower() not in ("host", "connection")}
+        # http.client sets the length of the (possibly rewritten) body itself.
+        dropped = ("host", "connection", "content-length", "transfer-encoding")
+        headers = {k: v for k, v in h.headers.items() if k.lower() not in dropped}
         headers["host"] = h.headers.get("host", "127.0.0.1")
         status, response_headers, data = self._upstream(h.command, path, body, headers)
         content_type = next((v for k, v in response_headers if k.lower() == "content-type"), "")
         status, content_type, data = self._rewrite(h.command, path, status, content_type, data)
         h.send_response(status)
         for key, value in response_headers:
-            if key.lower() not in ("content-length", "content-type", "connection", "date"):
+            if key.lower() not in _HOP_HEADERS:
                 h.send_header(key, value)
         if content_type:
             h.send_header("content-type", content_type)

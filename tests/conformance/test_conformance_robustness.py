@@ -1,0 +1,151 @@
+"""A run against a server that dies, hangs or is interrupted still ends quickly and reports.
+
+The CLI runs as a child process (``python -m ollama_harness check``), as a CI
+user runs it; the servers are the correct mock behind the quirk proxy of
+``conftest.py``, in this process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+from conftest import QuirkProxy
+
+from conformance.registry import all_checks
+from conformance.results import RunResult
+from conformance.runner import run_suite
+from conformance.session import EXIT_INTERRUPTED, EXIT_SERVER_DOWN
+from conformance.target import TargetOptions
+from mockserver.testing import MockServer
+
+pytestmark = pytest.mark.slow
+
+
+def _check_command(url: str, report: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "ollama_harness",
+        "check",
+        url,
+        "--report",
+        str(report),
+        *extra,
+    ]
+
+
+def _reports_are_valid(report: Path) -> RunResult:
+    run = RunResult.read(report)
+    data = json.loads((report / "conformance.json").read_text())
+    suite = ET.parse(report / "junit.xml").getroot().find("testsuite")
+    assert suite is not None
+    counts = data["counts"]
+    # One definition of the counts: JSON and JUnit agree (JUnit's skipped holds "not run").
+    assert int(suite.get("tests", -1)) == len(run.results)
+    assert int(suite.get("failures", -1)) == counts["failed"]
+    assert int(suite.get("errors", -1)) == counts["error"]
+    assert int(suite.get("skipped", -1)) == counts["skipped"] + counts["not_run"]
+    assert run.summary() in (report / "conformance.md").read_text()
+    assert "</html>" in (report / "conformance.html").read_text()
+    return run
+
+
+def test_a_server_that_dies_stops_the_run_with_a_banner_and_a_report(
+    tmp_path: Path, quirk_mock: MockServer
+) -> None:
+    with QuirkProxy(quirk_mock.url, die_after=80) as proxy:
+        done = subprocess.run(
+            _check_command(proxy.url, tmp_path, "--request-timeout", "10"),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        ended = time.monotonic()
+    output = done.stdout + done.stderr
+    assert proxy.died_at is not None, output
+    assert ended - proxy.died_at < 30, f"{ended - proxy.died_at:.1f} s after the server died"
+    assert done.returncode == EXIT_SERVER_DOWN, output
+    assert output.count("SERVER DOWN since") == 1, output
+    assert "Traceback" not in output
+    assert len(output.splitlines()) < 120, output
+    run = _reports_are_valid(tmp_path)
+    assert run.server_down_since is not None
+    not_run = [r for r in run.results if r.outcome == "not_run"]
+    assert len(not_run) > 20
+    assert {r.reason for r in not_run} == {f"not run: server down since {run.server_down_since}"}
+    # Only the check that met the dead server failed, not every one after it.
+    assert len(run.failing()) <= 2, [(r.check_id, r.reason) for r in run.failing()]
+
+
+def test_a_server_that_ignores_num_predict_fails_within_the_deadline(
+    quirk_mock: MockServer,
+) -> None:
+    wanted = ("inference.generate_stream", "inference.chat_non_stream", "basics.version_schema")
+    checks = [c for c in all_checks() if c.id in wanted]
+    with QuirkProxy(quirk_mock.url, "endless-streams") as proxy:
+        started = time.perf_counter()
+        run = run_suite(TargetOptions(url=proxy.url, timeout=3.0), checks)
+        elapsed = time.perf_counter() - started
+    assert proxy.applied["endless-streams"] >= 2
+    results = {r.check_id: r for r in run.results}
+    for check_id in ("inference.generate_stream", "inference.chat_non_stream"):
+        result = results[check_id]
+        assert result.outcome == "failed", result
+        assert "deadline" in result.reason and "num_predict" in result.reason, result.reason
+        assert result.duration < 3.0 + 2.0, result.duration
+    # The run goes on after the hung checks and completes.
+    assert results["basics.version_schema"].outcome == "passed"
+    assert run.server_down_since is None and not run.interrupted
+    assert elapsed < 20
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_an_interrupted_run_writes_a_valid_partial_report(
+    tmp_path: Path, quirk_mock: MockServer, signum: int
+) -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        _check_command(quirk_mock.url, tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    lines: list[str] = []
+    progressing = threading.Event()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("discovery:"):
+                progressing.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert progressing.wait(60), "".join(lines)
+        time.sleep(4)  # a few checks in
+        proc.send_signal(signum)
+        returncode = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    reader.join(5)
+    output = "".join(lines)
+    assert returncode == EXIT_INTERRUPTED, output
+    run = _reports_are_valid(tmp_path)
+    assert run.interrupted
+    counts = run.counts()
+    assert counts["passed"] > 0 and counts["not_run"] > 0, counts
+    assert "INTERRUPTED" in (tmp_path / "conformance.md").read_text()
