@@ -143,7 +143,10 @@ class ConformanceSession:
             print(text, file=sys.stderr)
 
     def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
-        self.interrupted = True
+        # pytest's own stop (shouldstop, set on a dead server) arrives here as
+        # Session.Interrupted; only a real Ctrl-C or SIGTERM interrupts the run.
+        if not excinfo.errisinstance(pytest.Session.Interrupted):
+            self.interrupted = True
 
     # -- end: the reports, always --
     def _run_shell(self) -> RunResult:
@@ -173,7 +176,8 @@ class ConformanceSession:
             self.target.client.close()
         if not self.items and not self.results:
             return
-        self.interrupted = self.interrupted or exitstatus == pytest.ExitCode.INTERRUPTED
+        # pytest reports its own stop (shouldstop, on a dead server) as INTERRUPTED
+        # too: only Ctrl-C or SIGTERM, seen by pytest_keyboard_interrupt, is one.
         run = self._run_shell()
         run.interrupted = self.interrupted
         run.server_down_since = self.down_since
@@ -200,7 +204,11 @@ class ConformanceSession:
             session.exitstatus = EXIT_INTERRUPTED
         elif self.down_since is not None:
             session.exitstatus = EXIT_SERVER_DOWN
-        elif exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        elif exitstatus in (
+            pytest.ExitCode.OK,
+            pytest.ExitCode.TESTS_FAILED,
+            pytest.ExitCode.INTERRUPTED,
+        ):
             session.exitstatus = EXIT_OK if run.ok else EXIT_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
