@@ -49,7 +49,7 @@ def _seen(exchange: Exchange, value: Any, variants: dict[Any, str]) -> None:
         note(f"{exchange.method} {exchange.path.split('?')[0]}: {value!r} ({label})")
 
 
-def status(exchange: Exchange, *expected: int | Mapping[int, str]) -> None:
+def status(exchange: Exchange, *expected: int | Mapping[int, str] | tuple[int, ...]) -> None:
     """The status is one of ``expected`` (plain ints, or a mapping status -> variant)."""
     variants: dict[Any, str] = {}
     for item in expected:

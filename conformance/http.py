@@ -125,14 +125,28 @@ class ServerClient:
             headers = {"content-type": "application/json", **(headers or {})}
         deadline = timeout if timeout is not None else self.deadline
         try:
-            return self._send(method, path, json_body, content, headers, deadline)
+            return self._send(
+                method,
+                path=path,
+                json_body=json_body,
+                content=content,
+                headers=headers,
+                deadline=deadline,
+            )
         except _STALE:
             # Nothing came back: a kept-alive connection the server had closed
             # (after an error answer, say). One more try on a fresh connection.
             self._http.close()
             self._http = self._new_http()
             try:
-                return self._send(method, path, json_body, content, headers, deadline)
+                return self._send(
+                    method,
+                    path=path,
+                    json_body=json_body,
+                    content=content,
+                    headers=headers,
+                    deadline=deadline,
+                )
             except httpx.TransportError as exc:
                 raise self._unreachable(method, path, exc) from None
         except httpx.TimeoutException as exc:
@@ -154,6 +168,7 @@ class ServerClient:
     def _send(
         self,
         method: str,
+        *,
         path: str,
         json_body: Any,
         content: bytes | None,

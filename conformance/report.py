@@ -122,8 +122,7 @@ def render_markdown(runs: Sequence[RunResult]) -> str:
         lines += [
             f"- **run {number}**: `{run.url}` ({run.server_label()}), "
             f"level `{run.level}`, spec `{run.spec_version}`, {run.started}, "
-            f"{run.duration:.1f} s: {_summary(run)}"
-            + (f" — **{state}**" if state else ""),
+            f"{run.duration:.1f} s: {_summary(run)}" + (f" — **{state}**" if state else ""),
             f"  - verdict: {'pass' if run.ok else 'FAIL'}"
             + (" (strict: recommended checks count)" if run.strict else ""),
             f"  - command: `{run.command}`",

@@ -217,7 +217,9 @@ class ConformanceSession:
             return
         write = terminalreporter.write_line
         terminalreporter.write_sep("-", "ollama conformance")
-        write(f"{len(run.results)} checks against {run.url} ({run.server_label()}): {run.summary()}")
+        write(
+            f"{len(run.results)} checks against {run.url} ({run.server_label()}): {run.summary()}"
+        )
         for line in score_lines(run):
             write(line)
         causes = root_causes(run)

@@ -534,7 +534,10 @@ def _on_reply_200(fn: ResponseRewrite) -> ResponseRewrite:
 def _hide_embedding_and_scale(reply: Reply) -> None:
     if reply.path == "/api/show":
         reply.objects(
-            lambda o: {**o, "capabilities": [c for c in o.get("capabilities", []) if c != "embedding"]}
+            lambda o: {
+                **o,
+                "capabilities": [c for c in o.get("capabilities", []) if c != "embedding"],
+            }
         )
     elif reply.path == "/api/embed":
         reply.objects(
@@ -556,6 +559,7 @@ _mutation(
     ),
     paths=INFERENCE,
 )
+
 
 # -- the middleware --
 async def _read_body(receive: Receive) -> bytes:

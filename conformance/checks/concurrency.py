@@ -14,10 +14,10 @@ from conformance.target import Target
 BUSY = "server busy, please try again.  maximum pending requests exceeded"
 
 
-def _burst(t: Target, count: int, num_predict: int) -> list[Exchange | Exception]:
+def _burst(t: Target, count: int, num_predict: int) -> list[Exchange | ServerUnreachable]:
     model = t.model_with("completion")
 
-    def one(index: int) -> Exchange | Exception:
+    def one(index: int) -> Exchange | ServerUnreachable:
         body = GENERATE.body(model, f"Count to {index + 3}.")
         body["stream"] = index % 2 == 0
         body["options"] = t.options_for_inference(num_predict)

@@ -221,6 +221,7 @@ def chat_invalid_names(t: Target) -> None:
     Source: server/routes.go ChatHandler (400 "invalid model name"); types/model/name.go
     Name.IsValid.
     """
+
     def one(name: str) -> None:
         ex = t.client.post("/api/chat", {"model": name, "messages": []})
         expect.error_body(ex, "chat", 400, "invalid model name")
@@ -334,6 +335,7 @@ def _wrong_types(t: Target, api: Api) -> None:
         {**base, "think": "maybe"},
     ]
     variants.append({**base, "prompt": 5} if api.op == "generate" else {**base, "messages": "hi"})
+
     def one(body: dict[str, Any]) -> None:
         wanted = _expected(api.op, body)
         ex = t.client.post(api.path, body)
@@ -481,9 +483,7 @@ def wrong_method(t: Target) -> None:
     answers 405).
     """
     pairs = (("GET", "/api/generate"), ("GET", "/api/chat"), ("PUT", "/api/generate"))
-    expect.each(
-        "wrong methods", pairs, lambda pair: expect.status(t.client.request(*pair), 405)
-    )
+    expect.each("wrong methods", pairs, lambda pair: expect.status(t.client.request(*pair), 405))
 
 
 @check("errors", "listModels")
@@ -494,9 +494,7 @@ def wrong_method_management(t: Target) -> None:
     answers 405).
     """
     pairs = (("POST", "/api/tags"), ("GET", "/api/delete"), ("GET", "/api/pull"))
-    expect.each(
-        "wrong methods", pairs, lambda pair: expect.status(t.client.request(*pair), 405)
-    )
+    expect.each("wrong methods", pairs, lambda pair: expect.status(t.client.request(*pair), 405))
 
 
 @check("errors", "generate")

@@ -215,6 +215,7 @@ def blobs_invalid_digest(t: Target) -> None:
     Source: server/routes.go CreateBlobHandler (manifest.BlobsPath's error: 400
     "invalid digest format"); wording recommended.
     """
+
     def one(digest: str) -> None:
         ex = t.client.request("POST", f"/api/blobs/{digest}", content=b"data")
         expect.error_body(ex, "createBlob", 400, "invalid digest format")

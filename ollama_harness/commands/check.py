@@ -40,9 +40,7 @@ def register(subparsers: Any) -> None:
         help="core: generate and chat only (inference-only deployments); full: everything "
         "(default)",
     )
-    parser.add_argument(
-        "--junit-xml", metavar="FILE", help="also write the run's JUnit XML here"
-    )
+    parser.add_argument("--junit-xml", metavar="FILE", help="also write the run's JUnit XML here")
     parser.add_argument(
         "--report", metavar="DIR", default="reports", help="report directory (default: reports)"
     )

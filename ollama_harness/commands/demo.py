@@ -9,8 +9,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from ollama_harness.demo import DemoOptions, DemoResult, run_demo
 from ollama_harness.core.names import ModelNameError
+from ollama_harness.demo import DemoOptions, DemoResult, run_demo
 
 
 def register(subparsers: Any) -> None:

@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import pytest
-from conftest import QuirkProxy, path_name
 
 from conformance.registry import Check, all_checks
 from conformance.results import RunResult
 from conformance.runner import run_suite
 from conformance.target import TargetOptions
 from mockserver.testing import MockServer
+
+from .quirky_servers import QuirkProxy, path_name
 
 pytestmark = pytest.mark.slow
 

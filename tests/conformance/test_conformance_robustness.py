@@ -2,7 +2,7 @@
 
 The CLI runs as a child process (``python -m ollama_harness check``), as a CI
 user runs it; the servers are the correct mock behind the quirk proxy of
-``conftest.py``, in this process.
+``quirky_servers.py``, in this process.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
-from conftest import QuirkProxy
 
 from conformance.registry import all_checks
 from conformance.results import RunResult
@@ -26,6 +25,8 @@ from conformance.runner import run_suite
 from conformance.session import EXIT_INTERRUPTED, EXIT_SERVER_DOWN
 from conformance.target import TargetOptions
 from mockserver.testing import MockServer
+
+from .quirky_servers import QuirkProxy
 
 pytestmark = pytest.mark.slow
 
