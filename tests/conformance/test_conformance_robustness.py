@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +20,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
+from conformance.http import ServerClient
 from conformance.registry import all_checks
 from conformance.results import RunResult
 from conformance.runner import run_suite
@@ -28,7 +30,6 @@ from mockserver.testing import MockServer
 
 from .quirky_servers import QuirkProxy
 
-pytestmark = pytest.mark.slow
 
 
 def _check_command(url: str, report: Path, *extra: str) -> list[str]:
@@ -60,6 +61,7 @@ def _reports_are_valid(report: Path) -> RunResult:
     return run
 
 
+@pytest.mark.slow
 def test_a_server_that_dies_stops_the_run_with_a_banner_and_a_report(
     tmp_path: Path, quirk_mock: MockServer
 ) -> None:
@@ -88,6 +90,7 @@ def test_a_server_that_dies_stops_the_run_with_a_banner_and_a_report(
     assert len(run.failing()) <= 2, [(r.check_id, r.reason) for r in run.failing()]
 
 
+@pytest.mark.slow
 def test_a_server_that_ignores_num_predict_fails_within_the_deadline(
     quirk_mock: MockServer,
 ) -> None:
@@ -110,6 +113,7 @@ def test_a_server_that_ignores_num_predict_fails_within_the_deadline(
     assert elapsed < 20
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_an_interrupted_run_writes_a_valid_partial_report(
     tmp_path: Path, quirk_mock: MockServer, signum: int
@@ -150,3 +154,52 @@ def test_an_interrupted_run_writes_a_valid_partial_report(
     counts = run.counts()
     assert counts["passed"] > 0 and counts["not_run"] > 0, counts
     assert "INTERRUPTED" in (tmp_path / "conformance.md").read_text()
+
+
+class _DropsSecondRequest:
+    """Answers the first request of each connection, keeps it open, then drops the
+    connection when a second request arrives on it: the race of a server closing
+    a kept-alive connection just as the client reuses it, made deterministic."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.connections = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _one(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            body = b'{"version":"0.0.1"}'
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                + f"content-length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            conn.recv(65536)  # the second request: dropped without an answer
+
+
+def test_a_request_on_a_connection_the_server_dropped_is_sent_again() -> None:
+    server = _DropsSecondRequest()
+    client = ServerClient(server.url, timeout=5)
+    try:
+        first = client.get("/api/version")
+        second = client.get("/api/version")  # reuses the connection, which the server drops
+    finally:
+        client.close()
+        server.sock.close()
+    assert first.status == second.status == 200
+    assert server.connections == 2  # the second answer came on a fresh connection
