@@ -4,7 +4,8 @@ Each quirk is something a real, independent Ollama-compatible server does (or re
 Ollama itself) that the suite must accept: connections closed after error answers,
 models named by file path, no capabilities in ``/api/show``, HEAD errors labelled
 ``application/json``, Ollama's 500 for wrongly typed options, the current
-capability wording. Two more are not legitimate, and the suite must cope with
+capability wording, an inference-only deployment that routes nothing but
+generate and chat. Two more are not legitimate, and the suite must cope with
 them without losing the run: a server that dies after N requests, and one whose
 streams never end (it ignores ``num_predict``).
 
@@ -34,8 +35,10 @@ QUIRKS = (
     "options-500",
     "qualified-capability-words",
     "endless-streams",
+    "core-routes-only",
 )
 
+CORE_ROUTES = ("/api/generate", "/api/chat")
 #: Headers the proxy sets itself (it sends every answer whole, with a length).
 _HOP_HEADERS = ("content-length", "content-type", "connection", "date", "transfer-encoding")
 
@@ -129,6 +132,11 @@ class QuirkProxy:
         if "endless-streams" in self.quirks and h.command == "POST" and _inference(path, body):
             self._endless(h, body)
             return
+        if "core-routes-only" in self.quirks and path.split("?")[0] not in CORE_ROUTES:
+            # An inference-only deployment: nothing but generate and chat is routed.
+            self.applied["core-routes-only"] += 1
+            self._answer(h, 404, "application/json", b'{"error":"not found"}')
+            return
         if self.names:
             body, path = self._real_names(body, path)
         # http.client sets the length of the (possibly rewritten) body itself.
@@ -154,6 +162,15 @@ class QuirkProxy:
             # an error: the client's kept-alive connection is dead without warning.
             self.applied["close-after-error"] += 1
             h.close_connection = True
+
+    @staticmethod
+    def _answer(h: BaseHTTPRequestHandler, status: int, content_type: str, data: bytes) -> None:
+        h.send_response(status)
+        h.send_header("content-type", content_type)
+        h.send_header("content-length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data)
+        h.wfile.flush()
 
     def _real_names(self, body: bytes, path: str) -> tuple[bytes, str]:
         reverse = {v: k for k, v in self.names.items()}

@@ -116,3 +116,14 @@ def test_current_capability_wording(quirk_mock: MockServer) -> None:
     assert proxy.applied["qualified-capability-words"] >= 2
     assert not run.failing()  # not even a recommended one: both wordings are Ollama's
     _passed(run, "errors.insert_unsupported", "errors.tools_unsupported")
+
+
+def test_inference_only_deployment_at_the_core_level(quirk_mock: MockServer) -> None:
+    core = [c for c in all_checks() if c.level == "core"]
+    with QuirkProxy(quirk_mock.url, "core-routes-only") as proxy:
+        run = _run(proxy, core, models=["smollm2:135m"], level="core")
+    assert proxy.applied["core-routes-only"] >= 2  # discovery's /api/version, /api/show
+    assert "/api/version answered 404 (no version)" in run.notes
+    # Core checks touch core routes only: none of them meets a 404 from the router.
+    assert not run.failing(), [(r.check_id, r.reason) for r in run.failing()]
+    _passed(run, "errors.non_local_host_refused", "inference.generate_stream")

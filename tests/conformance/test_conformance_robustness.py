@@ -31,7 +31,6 @@ from mockserver.testing import MockServer
 from .quirky_servers import QuirkProxy
 
 
-
 def _check_command(url: str, report: Path, *extra: str) -> list[str]:
     return [
         sys.executable,
