@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from conformance.outcome import ServerUnreachable
+from conformance.outcome import CheckFailed, ServerUnreachable
 
 #: How much of a body a failure quotes.
 EXCERPT_CHARS = 400
@@ -118,8 +118,13 @@ class ServerClient:
         content: bytes | None = None,
         headers: dict[str, str] | None = None,
         timeout: float | None = None,
+        max_lines: int | None = None,
     ) -> Exchange:
-        """Send one request and read the whole answer within the deadline."""
+        """Send one request and read the whole answer within the deadline.
+
+        ``max_lines`` bounds a stream the request limited (``num_predict``): a
+        server that goes past it fails at once instead of at the deadline.
+        """
         if json_body is not None and content is None:
             content = json.dumps(json_body).encode()
             headers = {"content-type": "application/json", **(headers or {})}
@@ -132,6 +137,7 @@ class ServerClient:
                 content=content,
                 headers=headers,
                 deadline=deadline,
+                max_lines=max_lines,
             )
         except _STALE:
             # Nothing came back: a kept-alive connection the server had closed
@@ -174,6 +180,7 @@ class ServerClient:
         content: bytes | None,
         headers: dict[str, str] | None,
         deadline: float,
+        max_lines: int | None,
     ) -> Exchange:
         started = time.perf_counter()
         ends = started + deadline
@@ -191,6 +198,14 @@ class ServerClient:
                     received += len(chunk)
                     now = time.perf_counter()
                     line_times.extend(now - started for _ in range(chunk.count(b"\n")))
+                    if max_lines is not None and len(line_times) > max_lines:
+                        raise CheckFailed(
+                            f"{method} {path}: the stream went past {max_lines} lines although "
+                            "the request limited its length: does the server ignore "
+                            "num_predict / max_tokens?",
+                            excerpt=b"".join(chunks)[-EXCERPT_CHARS:].decode("utf-8", "replace"),
+                            cause=f"{method} {path} streams past the requested length",
+                        )
                     if now > ends:
                         raise DeadlineExceeded(
                             f"{method} {path}: the answer was still coming after the "
