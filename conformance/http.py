@@ -15,6 +15,7 @@ connection; a request the server never answers raises
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,7 @@ from conformance.outcome import CheckFailed, ServerUnreachable
 EXCERPT_CHARS = 400
 #: Default total deadline of one request: generous for the few tokens checks ask for.
 DEFAULT_DEADLINE = 30.0
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 #: Errors that mean "the connection died before the answer began": safe to resend.
 _STALE = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.ConnectError)
 
@@ -77,9 +79,13 @@ class Exchange:
         return error if isinstance(error, str) else ""
 
     def cause(self) -> str:
-        """A root-cause key: the same status and message on the same operation."""
+        """A root-cause key: the same status and message on the same operation.
+
+        Quoted parts of the message (the model a check happened to name) are
+        masked, so "model 'a' not found" and "model 'b' not found" are one cause.
+        """
         path = self.path.split("?", 1)[0]
-        message = self.error_message()
+        message = _QUOTED.sub("'…'", self.error_message())
         return f"{self.method} {path} answered {self.status}" + (f": {message}" if message else "")
 
 

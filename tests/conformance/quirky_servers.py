@@ -5,9 +5,10 @@ Ollama itself) that the suite must accept: connections closed after error answer
 models named by file path, no capabilities in ``/api/show``, HEAD errors labelled
 ``application/json``, Ollama's 500 for wrongly typed options, the current
 capability wording, an inference-only deployment that routes nothing but
-generate and chat. Two more are not legitimate, and the suite must cope with
-them without losing the run: a server that dies after N requests, and one whose
-streams never end (it ignores ``num_predict``).
+generate and chat. Three more are not legitimate, and the suite must cope with
+them without losing the run or the reader: a server that dies after N requests,
+one whose streams never end (it ignores ``num_predict``), and one without
+``/api/create`` (one root cause behind many failures).
 
 The proxy is plain ``http.server`` and ``http.client``: it shares no code with
 the mock, and each quirk is a few lines at the HTTP level, where it lives in the
@@ -36,6 +37,7 @@ QUIRKS = (
     "qualified-capability-words",
     "endless-streams",
     "core-routes-only",
+    "create-501",
 )
 
 CORE_ROUTES = ("/api/generate", "/api/chat")
@@ -136,6 +138,10 @@ class QuirkProxy:
             # An inference-only deployment: nothing but generate and chat is routed.
             self.applied["core-routes-only"] += 1
             self._answer(h, 404, "application/json", b'{"error":"not found"}')
+            return
+        if "create-501" in self.quirks and path == "/api/create":
+            self.applied["create-501"] += 1
+            self._answer(h, 501, "application/json", b'{"error":"not implemented"}')
             return
         if self.names:
             body, path = self._real_names(body, path)

@@ -22,6 +22,7 @@ import pytest
 
 from conformance.http import ServerClient
 from conformance.registry import all_checks
+from conformance.report import root_causes, write_reports
 from conformance.results import RunResult
 from conformance.runner import run_suite
 from conformance.session import EXIT_INTERRUPTED, EXIT_SERVER_DOWN
@@ -205,3 +206,21 @@ def test_a_request_on_a_connection_the_server_dropped_is_sent_again() -> None:
         server.sock.close()
     assert first.status == second.status == 200
     assert server.connections == 2  # the second answer came on a fresh connection
+
+
+@pytest.mark.slow
+def test_one_missing_route_is_one_root_cause_in_the_report(
+    tmp_path: Path, quirk_mock: MockServer
+) -> None:
+    checks = [
+        c for c in all_checks() if c.area == "lifecycle" or c.id == "errors.create_invalid_names"
+    ]
+    with QuirkProxy(quirk_mock.url, "create-501") as proxy:
+        run = run_suite(TargetOptions(url=proxy.url), checks)
+    causes = dict(root_causes(run))
+    affected = causes.get("POST /api/create answered 501: not implemented", [])
+    assert len(affected) >= 5, causes.keys()
+    assert "errors.create_invalid_names" in {r.check_id for r in affected}
+    write_reports(run, tmp_path)
+    markdown = (tmp_path / "conformance.md").read_text()
+    assert markdown.count("POST /api/create answered 501: not implemented —") == 1
