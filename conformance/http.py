@@ -14,6 +14,7 @@ connection; a request the server never answers raises
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -135,30 +136,25 @@ class ServerClient:
             content = json.dumps(json_body).encode()
             headers = {"content-type": "application/json", **(headers or {})}
         deadline = timeout if timeout is not None else self.deadline
+        send = functools.partial(
+            self._send,
+            method,
+            path=path,
+            json_body=json_body,
+            content=content,
+            headers=headers,
+            deadline=deadline,
+            max_lines=max_lines,
+        )
         try:
-            return self._send(
-                method,
-                path=path,
-                json_body=json_body,
-                content=content,
-                headers=headers,
-                deadline=deadline,
-                max_lines=max_lines,
-            )
+            return send()
         except _STALE:
             # Nothing came back: a kept-alive connection the server had closed
             # (after an error answer, say). One more try on a fresh connection.
             self._http.close()
             self._http = self._new_http()
             try:
-                return self._send(
-                    method,
-                    path=path,
-                    json_body=json_body,
-                    content=content,
-                    headers=headers,
-                    deadline=deadline,
-                )
+                return send()
             except httpx.TransportError as exc:
                 raise self._unreachable(method, path, exc) from None
         except httpx.TimeoutException as exc:
