@@ -21,8 +21,13 @@ def _burst(t: Target, count: int, num_predict: int) -> list[Exchange | ServerUnr
         body = GENERATE.body(model, f"Count to {index + 3}.")
         body["stream"] = index % 2 == 0
         body["options"] = t.options_for_inference(num_predict)
+        # Queued requests wait for those before them: the deadline covers them all,
+        # and a stream that runs past its length still fails at once.
+        budget = 2 * num_predict + 8 if body["stream"] else None
         try:
-            return t.client.post(GENERATE.path, body)
+            return t.client.post(
+                GENERATE.path, body, timeout=t.options.timeout * count, max_lines=budget
+            )
         except ServerUnreachable as exc:
             return exc
 
