@@ -1,23 +1,16 @@
-"""Fixtures of the conformance tests: one discovered server per session."""
+"""Fixtures of the conformance tests: the server the session plugin discovered."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import pytest
 
 from conformance.session import TARGET_KEY
-from conformance.target import Target, discover
+from conformance.target import Target
 
 
 @pytest.fixture(scope="session")
-def conformance_target(request: pytest.FixtureRequest) -> Iterator[Target]:
-    from conformance.plugin import options_from_config
-
-    options = options_from_config(request.config)
-    if options is None:
+def conformance_target(request: pytest.FixtureRequest) -> Target:
+    target = request.config.stash.get(TARGET_KEY, None)
+    if target is None:
         pytest.skip("no --ollama-url given: the conformance suite needs a server")
-    target = discover(options)
-    request.config.stash[TARGET_KEY] = target
-    yield target
-    target.client.close()
+    return target

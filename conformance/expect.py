@@ -11,25 +11,86 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from conformance.http import Exchange
-from conformance.outcome import CheckFailed
+from conformance.outcome import CheckFailed, ServerUnreachable, defer, note
 from ollama_harness.core.spec import JSON, NDJSON, SSE, load_spec
+
+T = TypeVar("T")
+#: Expected statuses or messages: one value, or documented variants, each with
+#: where it comes from (the first is the preferred one; seeing another is noted).
+Variants = int | str | Mapping[Any, str] | tuple[Any, ...]
 
 # RFC 3339 date-time: what Go's time.Time marshals to (fraction optional, zone required).
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$")
 
 
 def fail(reason: str, exchange: Exchange | None = None, excerpt: str = "") -> CheckFailed:
-    return CheckFailed(reason, excerpt or (exchange.excerpt() if exchange else ""))
+    """A failure quoting ``exchange``; an error answer is its own root cause."""
+    cause = exchange.cause() if exchange is not None and exchange.status >= 400 else ""
+    return CheckFailed(reason, excerpt or (exchange.excerpt() if exchange else ""), cause)
 
 
-def status(exchange: Exchange, *expected: int) -> None:
-    if exchange.status not in expected:
-        want = " or ".join(str(s) for s in expected)
+def _variants(expected: Variants) -> dict[Any, str]:
+    if isinstance(expected, Mapping):
+        return dict(expected)
+    if isinstance(expected, tuple):
+        return dict.fromkeys(expected, "")
+    return {expected: ""}
+
+
+def _seen(exchange: Exchange, value: Any, variants: dict[Any, str]) -> None:
+    """Note which documented variant the server showed, when it is not the first."""
+    label = variants.get(value, "")
+    if label and value != next(iter(variants)):
+        note(f"{exchange.method} {exchange.path.split('?')[0]}: {value!r} ({label})")
+
+
+def status(exchange: Exchange, *expected: int | Mapping[int, str] | tuple[int, ...]) -> None:
+    """The status is one of ``expected`` (plain ints, or a mapping status -> variant)."""
+    variants: dict[Any, str] = {}
+    for item in expected:
+        variants.update(_variants(item))
+    if exchange.status not in variants:
+        want = " or ".join(str(s) for s in variants)
         raise fail(f"status {exchange.status}, expected {want}", exchange)
+    _seen(exchange, exchange.status, variants)
+
+
+def each(what: str, variants: Iterable[T], test: Callable[[T], None]) -> None:
+    """Run ``test`` on every variant of a table and report every one that fails.
+
+    "3 of 7 malformed bodies: ..." instead of the first one only, so one root
+    cause cannot hide the others. A server that stops answering ends it at once.
+    """
+    failures: list[tuple[T, CheckFailed]] = []
+    count = 0
+    for variant in variants:
+        count += 1
+        try:
+            test(variant)
+        except ServerUnreachable:
+            raise
+        except CheckFailed as exc:
+            failures.append((variant, exc))
+    if not failures:
+        return
+    shown = "; ".join(f"{_short(v)}: {exc.reason}" for v, exc in failures[:3])
+    more = f"; and {len(failures) - 3} more" if len(failures) > 3 else ""
+    causes = {exc.cause for _, exc in failures}
+    raise CheckFailed(
+        f"{len(failures)} of {count} {what}: {shown}{more}",
+        "\n\n".join(f"[{_short(v)}] {exc.reason}\n{exc.excerpt}" for v, exc in failures),
+        causes.pop() if len(causes) == 1 else "",
+    )
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def media_type(exchange: Exchange, expected: str) -> None:
@@ -158,9 +219,17 @@ def sse_chunks(exchange: Exchange, op_id: str) -> list[Any]:
 
 
 def error_body(
-    exchange: Exchange, op_id: str | None, expected_status: int, message: str | None = None
+    exchange: Exchange,
+    op_id: str | None,
+    expected_status: int | Mapping[int, str] | tuple[int, ...],
+    message: str | Mapping[str, str] | tuple[str, ...] | None = None,
 ) -> str:
-    """A refused request: the status, ``{"error": "..."}`` as JSON, and the exact words."""
+    """A refused request: the status, ``{"error": "..."}`` as JSON, and Ollama's words.
+
+    Status and shape are required: a failure raises. The exact words are a
+    recommendation: a difference is deferred (reported as a recommended failure
+    of the check once it ends), so it never hides a wrong status elsewhere.
+    """
     status(exchange, expected_status)
     media_type(exchange, JSON)
     try:
@@ -169,12 +238,17 @@ def error_body(
         raise fail("error body is not JSON", exchange) from None
     if not isinstance(body, dict) or not isinstance(body.get("error"), str):
         raise fail('error body is not {"error": "<message>"}', exchange)
-    if op_id is not None and str(expected_status) in load_spec().operation(op_id).statuses:
+    if op_id is not None and str(exchange.status) in load_spec().operation(op_id).statuses:
         _schema_issues(
-            exchange, op_id, body, ctype=JSON, what="error body", status_code=expected_status
+            exchange, op_id, body, ctype=JSON, what="error body", status_code=exchange.status
         )
-    if message is not None and body["error"] != message:
-        raise fail(f"error message {body['error']!r}, expected {message!r}", exchange)
+    if message is not None:
+        words = _variants(message)
+        if body["error"] in words:
+            _seen(exchange, body["error"], words)
+        else:
+            want = " or ".join(repr(m) for m in words)
+            defer(fail(f"error message {body['error']!r}, expected {want}", exchange))
     return str(body["error"])
 
 

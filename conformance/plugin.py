@@ -46,7 +46,23 @@ def pytest_addoption(parser: Any) -> None:
         help="directory for conformance.json, junit.xml, conformance.md and .html",
     )
     group.addoption(
-        "--ollama-timeout", type=float, default=120.0, help="seconds per request before failing"
+        "--ollama-request-timeout",
+        "--ollama-timeout",
+        dest="ollama_timeout",
+        type=float,
+        default=30.0,
+        help="total deadline of one request in seconds (default 30: checks ask for few tokens)",
+    )
+    group.addoption(
+        "--ollama-strict",
+        action="store_true",
+        default=False,
+        help="fail the run on recommended checks too (default: required ones only)",
+    )
+    group.addoption(
+        "--ollama-junit-xml",
+        default=None,
+        help="also write the run's JUnit XML here (same counts as the console and reports)",
     )
 
 
@@ -71,4 +87,8 @@ def pytest_configure(config: Any) -> None:
         return
     from conformance.session import ConformanceSession
 
-    config.pluginmanager.register(ConformanceSession(config), "ollama-conformance-session")
+    options = options_from_config(config)
+    if options is None:
+        return
+    session = ConformanceSession(config, options, bool(config.getoption("ollama_strict")))
+    config.pluginmanager.register(session, "ollama-conformance-session")

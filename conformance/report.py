@@ -13,17 +13,24 @@ from collections.abc import Sequence
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from conformance.results import CheckResult, RunResult
+from conformance.results import SEVERITIES, CheckResult, RunResult
 from ollama_harness.core.spec import load_spec
 
-SYMBOL = {"passed": "pass", "failed": "FAIL", "error": "ERROR", "skipped": "skip"}
+SYMBOL = {
+    "passed": "pass",
+    "failed": "FAIL",
+    "error": "ERROR",
+    "skipped": "skip",
+    "not_run": "not run",
+}
 _CSS = """
 .ohc-matrix{border-collapse:collapse;font:13px/1.35 system-ui,sans-serif}
 .ohc-matrix th,.ohc-matrix td{border:1px solid #ccc;padding:4px 6px;vertical-align:top;
  text-align:left}
 .ohc-matrix th{background:#f3f3f3}
 .ohc-passed{background:#e6f4e6}.ohc-failed,.ohc-error{background:#fbe3e3}
-.ohc-skipped{background:#f5f5f0;color:#666}
+.ohc-skipped,.ohc-not_run{background:#f5f5f0;color:#666}
+.ohc-recommended.ohc-failed,.ohc-recommended.ohc-error{background:#fdf1dc}
 .ohc-matrix pre{white-space:pre-wrap;max-width:60ch;margin:4px 0 0;font-size:11px;
  background:#fff8;padding:3px}
 .ohc-summary{font:13px system-ui,sans-serif;margin:0 0 8px}
@@ -50,8 +57,50 @@ def _label(run: RunResult) -> str:
 
 
 def _summary(run: RunResult) -> str:
-    counts = run.counts()
-    return ", ".join(f"{counts[k]} {k}" for k in ("passed", "failed", "error", "skipped"))
+    return run.summary()
+
+
+def _state(run: RunResult) -> str:
+    """How the run ended, when it did not simply complete."""
+    if run.interrupted:
+        return "INTERRUPTED: partial results"
+    if run.server_down_since:
+        return f"STOPPED: server down since {run.server_down_since}"
+    return ""
+
+
+def _severity(run: RunResult, check_id: str) -> str:
+    return next((r.severity for r in run.results if r.check_id == check_id), "required")
+
+
+def score_lines(run: RunResult) -> list[str]:
+    """Per area and severity: checks passed of those that reached a verdict."""
+    scores = run.area_scores()
+    lines = []
+    for area, by_severity in scores.items():
+        parts = []
+        for severity in SEVERITIES:
+            if severity in by_severity:
+                passed, total = by_severity[severity]
+                parts.append(f"{severity} {passed}/{total}")
+        lines.append(f"  {area:<12} " + ", ".join(parts))
+    per = run.severity_counts()
+    total_line = ", ".join(
+        f"{s} {per[s]['passed']}/{per[s]['passed'] + per[s]['failed'] + per[s]['error']}"
+        for s in SEVERITIES
+    )
+    return [f"score: {total_line}", *lines]
+
+
+def root_causes(run: RunResult) -> list[tuple[str, list[CheckResult]]]:
+    """Failures grouped by root cause (same status and message on the same operation).
+
+    Causes shared by several checks come first: one missing route often breaks many.
+    """
+    groups: dict[str, list[CheckResult]] = {}
+    for result in run.failing():
+        groups.setdefault(result.cause or result.reason, []).append(result)
+    return sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
 
 
 # -- Markdown ---------------------------------------------------------------------------
@@ -61,27 +110,44 @@ def _md_cell(result: CheckResult | None) -> str:
     text = SYMBOL[result.outcome]
     if result.reason:
         text += ": " + result.reason
+    if result.notes:
+        text += " (" + "; ".join(result.notes) + ")"
     return text.replace("|", "\\|").replace("\n", " ")
 
 
 def render_markdown(runs: Sequence[RunResult]) -> str:
     lines = ["# Ollama API conformance", ""]
     for number, run in enumerate(runs, 1):
+        state = _state(run)
         lines += [
-            f"- **run {number}**: `{run.url}` server version `{run.server_version}`, "
+            f"- **run {number}**: `{run.url}` ({run.server_label()}), "
             f"level `{run.level}`, spec `{run.spec_version}`, {run.started}, "
-            f"{run.duration:.1f} s: {_summary(run)}",
+            f"{run.duration:.1f} s: {_summary(run)}" + (f" — **{state}**" if state else ""),
+            f"  - verdict: {'pass' if run.ok else 'FAIL'}"
+            + (" (strict: recommended checks count)" if run.strict else ""),
             f"  - command: `{run.command}`",
         ]
+        lines += [f"  - {line.strip()}" for line in score_lines(run)]
+        lines += [f"  - discovery: {note}" for note in run.notes]
     lines += [
         "",
-        "| operation | check | " + " | ".join(f"run {i}" for i in range(1, len(runs) + 1)) + " |",
+        "| operation | check | severity | "
+        + " | ".join(f"run {i}" for i in range(1, len(runs) + 1))
+        + " |",
     ]
-    lines.append("|---|---|" + "---|" * len(runs))
+    lines.append("|---|---|---|" + "---|" * len(runs))
     indexes = [_index(run) for run in runs]
     for op, check_id, _title in _rows(runs):
         cells = [_md_cell(index.get(check_id)) for index in indexes]
-        lines.append(f"| {op} | `{check_id}` | " + " | ".join(cells) + " |")
+        severity = _severity(runs[0], check_id)
+        lines.append(f"| {op} | `{check_id}` | {severity} | " + " | ".join(cells) + " |")
+    for number, run in enumerate(runs, 1):
+        shared = [(cause, rs) for cause, rs in root_causes(run) if len(rs) > 1]
+        if shared:
+            lines += ["", f"## Root causes shared by several failures (run {number})", ""]
+            for cause, results in shared:
+                ids = ", ".join(f"`{r.check_id}`" for r in results)
+                lines.append(f"- {cause} — {len(results)} checks: {ids}")
     failures = [
         (number, r)
         for number, run in enumerate(runs, 1)
@@ -92,9 +158,11 @@ def render_markdown(runs: Sequence[RunResult]) -> str:
         lines += ["", "## Failures", ""]
         for number, result in failures:
             lines += [
-                f"### run {number}: `{result.check_id}` ({result.operation})",
+                f"### run {number}: `{result.check_id}` ({result.operation}, {result.severity})",
                 "",
                 result.reason,
+                "",
+                f"Expectation from: {result.source}",
                 "",
             ]
             if result.excerpt:
@@ -109,9 +177,11 @@ def _html_cell(result: CheckResult | None) -> str:
     body = f"<b>{SYMBOL[result.outcome]}</b>"
     if result.reason:
         body += " " + html.escape(result.reason)
+    if result.notes:
+        body += "<br><small>" + html.escape("; ".join(result.notes)) + "</small>"
     if result.excerpt and result.outcome in ("failed", "error"):
         body += f"<pre>{html.escape(result.excerpt)}</pre>"
-    return f'<td class="ohc-{result.outcome}">{body}</td>'
+    return f'<td class="ohc-{result.outcome} ohc-{result.severity}">{body}</td>'
 
 
 def matrix_html_fragment(runs: Sequence[RunResult]) -> str:
@@ -127,18 +197,37 @@ def matrix_html_fragment(runs: Sequence[RunResult]) -> str:
         cells = "".join(_html_cell(index.get(check_id)) for index in indexes)
         rows.append(
             f"<tr><td>{html.escape(op)}</td><td><code>{html.escape(check_id)}</code><br>"
-            f"<small>{html.escape(title)}</small></td>{cells}</tr>"
+            f"<small>{html.escape(title)}</small></td>"
+            f"<td>{_severity(runs[0], check_id)}</td>{cells}</tr>"
         )
-    summary = "".join(
-        f"<p class='ohc-summary'>run {i}: <code>{html.escape(run.command)}</code> — level "
-        f"{html.escape(run.level)}, spec {html.escape(run.spec_version)}, "
-        f"{html.escape(run.started)}, "
-        f"{run.duration:.1f} s</p>"
-        for i, run in enumerate(runs, 1)
-    )
+    summary = "".join(_html_run_summary(i, run) for i, run in enumerate(runs, 1))
     return (
         f"<style>{_CSS}</style>{summary}<table class='ohc-matrix'><thead><tr><th>operation</th>"
-        f"<th>check</th>{heads}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f"<th>check</th><th>severity</th>{heads}</tr></thead><tbody>{''.join(rows)}</tbody>"
+        "</table>"
+    )
+
+
+def _html_run_summary(number: int, run: RunResult) -> str:
+    state = _state(run)
+    scores = "".join(f"<li>{html.escape(line.strip())}</li>" for line in score_lines(run))
+    notes = "".join(f"<li>discovery: {html.escape(note)}</li>" for note in run.notes)
+    shared = [(cause, rs) for cause, rs in root_causes(run) if len(rs) > 1]
+    causes = "".join(
+        f"<li>{html.escape(cause)} — {len(rs)} checks: "
+        f"{html.escape(', '.join(r.check_id for r in rs))}</li>"
+        for cause, rs in shared
+    )
+    return (
+        f"<div class='ohc-summary'><p>run {number}: {html.escape(run.url)} "
+        f"({html.escape(run.server_label())}) — <code>{html.escape(run.command)}</code> — level "
+        f"{html.escape(run.level)}, spec {html.escape(run.spec_version)}, "
+        f"{html.escape(run.started)}, {run.duration:.1f} s — verdict "
+        f"<b>{'pass' if run.ok else 'FAIL'}</b>"
+        + (f" — <b>{html.escape(state)}</b>" if state else "")
+        + f"</p><p>{html.escape(run.summary())}</p><ul>{scores}{notes}</ul>"
+        + (f"<p>Root causes shared by several failures:</p><ul>{causes}</ul>" if causes else "")
+        + "</div>"
     )
 
 
@@ -152,6 +241,8 @@ def render_html(runs: Sequence[RunResult]) -> str:
 
 # -- JUnit ---------------------------------------------------------------------------------
 def render_junit(run: RunResult) -> bytes:
+    """JUnit XML with the run's counts: ``failures`` are failed checks, ``errors`` crashed
+    ones, ``skipped`` includes the checks not run (JUnit has no word for them)."""
     counts = run.counts()
     suite = ET.Element(
         "testsuite",
@@ -159,16 +250,21 @@ def render_junit(run: RunResult) -> bytes:
         tests=str(len(run.results)),
         failures=str(counts["failed"]),
         errors=str(counts["error"]),
-        skipped=str(counts["skipped"]),
+        skipped=str(counts["skipped"] + counts["not_run"]),
         time=f"{run.duration:.3f}",
         timestamp=run.started,
     )
     props = ET.SubElement(suite, "properties")
     for name, value in (
         ("url", run.url),
-        ("server_version", str(run.server_version)),
+        ("server", run.server_label()),
         ("level", run.level),
         ("command", run.command),
+        ("summary", run.summary()),
+        ("verdict", "pass" if run.ok else "fail"),
+        ("interrupted", str(run.interrupted).lower()),
+        ("server_down_since", run.server_down_since or ""),
+        *(("discovery", note) for note in run.notes),
     ):
         ET.SubElement(props, "property", name=name, value=value)
     for result in run.results:
@@ -179,12 +275,16 @@ def render_junit(run: RunResult) -> bytes:
             name=result.check_id,
             time=f"{result.duration:.3f}",
         )
+        case_props = ET.SubElement(case, "properties")
+        ET.SubElement(case_props, "property", name="severity", value=result.severity)
+        ET.SubElement(case_props, "property", name="source", value=result.source)
         if result.outcome in ("failed", "error"):
             element = ET.SubElement(case, "failure" if result.outcome == "failed" else "error")
             element.set("message", result.reason)
+            element.set("type", result.severity)
             element.text = result.excerpt
-        elif result.outcome == "skipped":
-            ET.SubElement(case, "skipped", message=result.reason)
+        elif result.outcome in ("skipped", "not_run"):
+            ET.SubElement(case, "skipped", message=result.reason, type=result.outcome)
     suites = ET.Element("testsuites")
     suites.append(suite)
     return bytes(ET.tostring(suites, encoding="utf-8", xml_declaration=True))
@@ -194,11 +294,19 @@ def write_reports(run: RunResult, directory: Path, junit_path: Path | None = Non
     """Write the JSON result, JUnit XML, Markdown and HTML matrix of one run."""
     directory.mkdir(parents=True, exist_ok=True)
     written = [run.write(directory)]
-    junit = junit_path or directory / "junit.xml"
-    junit.parent.mkdir(parents=True, exist_ok=True)
-    junit.write_bytes(render_junit(run))
+    junits = [directory / "junit.xml"] + ([junit_path] if junit_path else [])
+    for junit in junits:
+        junit.parent.mkdir(parents=True, exist_ok=True)
+        _write(junit, render_junit(run))
     markdown = directory / "conformance.md"
-    markdown.write_text(render_markdown([run]), encoding="utf-8")
+    _write(markdown, render_markdown([run]).encode())
     page = directory / "conformance.html"
-    page.write_text(render_html([run]), encoding="utf-8")
-    return [*written, junit, markdown, page]
+    _write(page, render_html([run]).encode())
+    return [*written, *junits, markdown, page]
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Whole file or none: a run interrupted while reporting leaves no torn file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)

@@ -522,6 +522,45 @@ _mutation(
 )
 
 
+# -- defects only a check that does not trust advertised capabilities can see --
+def _on_reply_200(fn: ResponseRewrite) -> ResponseRewrite:
+    def rewrite(reply: Reply) -> None:
+        if reply.status == 200:
+            fn(reply)
+
+    return rewrite
+
+
+def _hide_embedding_and_scale(reply: Reply) -> None:
+    if reply.path == "/api/show":
+        reply.objects(
+            lambda o: {
+                **o,
+                "capabilities": [c for c in o.get("capabilities", []) if c != "embedding"],
+            }
+        )
+    elif reply.path == "/api/embed":
+        reply.objects(
+            lambda o: {**o, "embeddings": [[2 * x for x in v] for v in o.get("embeddings", [])]}
+        )
+
+
+_mutation(
+    "embeddings-unnormalised-unadvertised",
+    "no model advertises 'embedding' in /api/show, and /api/embed vectors are scaled by 2",
+    response=_on_reply_200(_hide_embedding_and_scale),
+    paths=("/api/show", "/api/embed"),
+)
+_mutation(
+    "done-reason-always-stop",
+    "done_reason is 'stop' even when num_predict cut the answer (should be 'length')",
+    response=_on_objects(
+        lambda o: {**o, "done_reason": "stop"} if o.get("done_reason") == "length" else o
+    ),
+    paths=INFERENCE,
+)
+
+
 # -- the middleware --
 async def _read_body(receive: Receive) -> bytes:
     chunks = []

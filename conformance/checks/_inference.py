@@ -56,7 +56,10 @@ def send(
     body["stream"] = stream
     body["options"] = {**t.options_for_inference(num_predict), **(options or {})}
     body.update(fields)
-    return t.client.post(api.path, body)
+    # One line per token at most, plus the final line; a margin for servers
+    # that split a token's text over lines.
+    budget = 2 * body["options"]["num_predict"] + 8 if stream else None
+    return t.client.post(api.path, body, max_lines=budget)
 
 
 def complete(t: Target, api: Api, **kwargs: Any) -> tuple[str, dict[str, Any], Exchange]:

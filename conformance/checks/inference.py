@@ -17,8 +17,7 @@ from conformance import expect
 from conformance.checks._inference import CHAT, GENERATE, Api, complete, content_lines, streamed
 from conformance.outcome import CheckSkipped
 from conformance.registry import check
-from conformance.target import Target
-from ollama_harness.core.names import parse_model_name
+from conformance.target import Target, model_key
 
 DONE_REASONS = {"stop", "length", "load", "unload"}
 # A 1x1 transparent PNG: the smallest image a vision model accepts.
@@ -47,19 +46,31 @@ def _stream(t: Target, api: Api) -> None:
 
 @check("inference", "generate", level="core")
 def generate_non_stream(t: Target) -> None:
-    """generate with stream false: one JSON object, done, RFC 3339 created_at."""
+    """generate with stream false: one JSON object, done, RFC 3339 created_at.
+
+    Source: server/routes.go GenerateHandler (stream false: one api.GenerateResponse of
+    api/types.go); docs/api.md "Generate a completion".
+    """
     _non_stream(t, GENERATE)
 
 
 @check("inference", "generate", level="core")
 def generate_stream(t: Target) -> None:
-    """generate streams NDJSON: valid compact lines, one final line, last."""
+    """generate streams NDJSON: valid compact lines, one final line, last.
+
+    Source: server/routes.go GenerateHandler and streamResponse (application/x-ndjson,
+    one JSON object per line, done last); docs/api.md "Streaming responses".
+    """
     _stream(t, GENERATE)
 
 
 @check("inference", "chat", level="core")
 def chat_non_stream(t: Target) -> None:
-    """chat with stream false: one JSON object with an assistant message."""
+    """chat with stream false: one JSON object with an assistant message.
+
+    Source: server/routes.go ChatHandler (api.ChatResponse, message.role assistant);
+    docs/api.md "Generate a chat completion".
+    """
     _non_stream(t, CHAT)
     _, body, ex = complete(t, CHAT)
     if (body.get("message") or {}).get("role") != "assistant":
@@ -68,7 +79,11 @@ def chat_non_stream(t: Target) -> None:
 
 @check("inference", "chat", level="core")
 def chat_stream(t: Target) -> None:
-    """chat streams NDJSON: valid compact lines, one final line, last."""
+    """chat streams NDJSON: valid compact lines, one final line, last.
+
+    Source: server/routes.go ChatHandler and streamResponse; docs/api.md "Streaming
+    responses".
+    """
     _stream(t, CHAT)
 
 
@@ -91,19 +106,31 @@ def _stream_matches(t: Target, api: Api) -> None:
 
 @check("inference", "generate", level="core")
 def generate_stream_matches_non_stream(t: Target) -> None:
-    """generate: stream and non-stream give the same text and eval_count (seed, temp 0)."""
+    """generate: stream and non-stream give the same text and eval_count (seed, temp 0).
+
+    Source: server/routes.go GenerateHandler (stream false gathers the same channel of
+    responses that streaming writes).
+    """
     _stream_matches(t, GENERATE)
 
 
 @check("inference", "chat", level="core")
 def chat_stream_matches_non_stream(t: Target) -> None:
-    """chat: stream and non-stream give the same text and eval_count (seed, temp 0)."""
+    """chat: stream and non-stream give the same text and eval_count (seed, temp 0).
+
+    Source: server/routes.go ChatHandler (stream false gathers the same channel of
+    responses that streaming writes).
+    """
     _stream_matches(t, CHAT)
 
 
-@check("inference", "generate", level="core")
+@check("inference", "generate", level="core", severity="recommended")
 def generate_seed_reproducible(t: Target) -> None:
-    """generate: the same seed at temperature 1 gives the same text twice."""
+    """generate: the same seed at temperature 1 gives the same text twice.
+
+    Source: docs/api.md "Request (Reproducible outputs)"; api/types.go Options.Seed.
+    Batched or GPU servers may legitimately differ.
+    """
     options = {"temperature": 1.0, "seed": 1234, "top_k": 100, "top_p": 1.0}
     first, _, _ = complete(t, GENERATE, num_predict=12, options=options)
     second, _, _ = complete(t, GENERATE, num_predict=12, options=options)
@@ -128,15 +155,67 @@ def _num_predict(t: Target, api: Api) -> None:
         raise expect.fail(f"{content_lines(api, lines)} content lines with num_predict 3", sex)
 
 
+#: A prompt no small model answers within a handful of tokens.
+LONG_PROMPT = "Write a long story about a lighthouse keeper and the sea, in many chapters."
+
+
+def _done_reason_length(t: Target, api: Api) -> None:
+    limit = 4
+    _, body, ex = complete(t, api, prompt=LONG_PROMPT, num_predict=limit)
+    if body.get("eval_count") == limit and body.get("done_reason") != "length":
+        raise expect.fail(
+            f"num_predict {limit} ended the answer ({limit} tokens) but done_reason is "
+            f"{body.get('done_reason')!r}, not 'length'",
+            ex,
+        )
+    _, lines, sex = streamed(t, api, prompt=LONG_PROMPT, num_predict=limit)
+    final = lines[-1]
+    if final.get("eval_count") == limit and final.get("done_reason") != "length":
+        raise expect.fail(
+            f"streamed: num_predict {limit} ended the answer but done_reason is "
+            f"{final.get('done_reason')!r}, not 'length'",
+            sex,
+        )
+
+
+@check("inference", "generate", level="core")
+def generate_done_reason_length(t: Target) -> None:
+    """generate: an answer cut by num_predict ends with done_reason 'length'.
+
+    Source: llm/llama_server.go llamaServerRunner.Completion (StopType "limit" gives
+    DoneReasonLength, "length" in llm/server.go DoneReason.String); server/routes.go
+    GenerateHandler copies it to done_reason.
+    """
+    _done_reason_length(t, GENERATE)
+
+
+@check("inference", "chat", level="core")
+def chat_done_reason_length(t: Target) -> None:
+    """chat: an answer cut by num_predict ends with done_reason 'length'.
+
+    Source: llm/llama_server.go llamaServerRunner.Completion (num_predict reached:
+    DoneReasonLength); server/routes.go ChatHandler copies it to done_reason.
+    """
+    _done_reason_length(t, CHAT)
+
+
 @check("inference", "generate", level="core")
 def generate_num_predict_bounds_eval_count(t: Target) -> None:
-    """generate: num_predict bounds eval_count and the streamed lines."""
+    """generate: num_predict bounds eval_count and the streamed lines.
+
+    Source: api/types.go Options.NumPredict; docs/api.md "Generate a completion"
+    (options, eval_count).
+    """
     _num_predict(t, GENERATE)
 
 
 @check("inference", "chat", level="core")
 def chat_num_predict_bounds_eval_count(t: Target) -> None:
-    """chat: num_predict bounds eval_count and the streamed lines."""
+    """chat: num_predict bounds eval_count and the streamed lines.
+
+    Source: api/types.go Options.NumPredict; docs/api.md "Generate a chat completion"
+    (options, eval_count).
+    """
     _num_predict(t, CHAT)
 
 
@@ -161,13 +240,21 @@ def _stop(t: Target, api: Api) -> None:
 
 @check("inference", "generate", level="core")
 def generate_stop_ends_generation(t: Target) -> None:
-    """generate: a stop sequence ends the output before it, done_reason 'stop'."""
+    """generate: a stop sequence ends the output before it, done_reason 'stop'.
+
+    Source: api/types.go Options.Stop; llm/llama_server.go llamaServerRunner.Completion
+    (a stop sequence ends with DoneReasonStop).
+    """
     _stop(t, GENERATE)
 
 
 @check("inference", "chat", level="core")
 def chat_stop_ends_generation(t: Target) -> None:
-    """chat: a stop sequence ends the output before it, done_reason 'stop'."""
+    """chat: a stop sequence ends the output before it, done_reason 'stop'.
+
+    Source: api/types.go Options.Stop; llm/llama_server.go llamaServerRunner.Completion
+    (a stop sequence ends with DoneReasonStop).
+    """
     _stop(t, CHAT)
 
 
@@ -206,20 +293,31 @@ def _metrics(t: Target, api: Api) -> None:
 
 @check("inference", "generate", level="core")
 def generate_final_metrics(t: Target) -> None:
-    """generate: final-line metrics present, positive, consistent with the stream."""
+    """generate: final-line metrics present, positive, consistent with the stream.
+
+    Source: api/types.go Metrics (total_duration, load_duration, prompt_eval_count,
+    eval_count, eval_duration); docs/api.md "Generate a completion" response.
+    """
     _metrics(t, GENERATE)
 
 
 @check("inference", "chat", level="core")
 def chat_final_metrics(t: Target) -> None:
-    """chat: final-line metrics present, positive, consistent with the stream."""
+    """chat: final-line metrics present, positive, consistent with the stream.
+
+    Source: api/types.go Metrics; docs/api.md "Generate a chat completion" response.
+    """
     _metrics(t, CHAT)
 
 
 # -- context, formats --
-@check("inference", "generate", level="core")
+@check("inference", "generate", level="core", severity="recommended")
 def generate_context_round_trips(t: Target) -> None:
-    """generate: the returned context, sent back, continues the conversation."""
+    """generate: the returned context, sent back, continues the conversation.
+
+    Source: server/routes.go GenerateHandler (req.Context is prepended, res.Context
+    returned); docs/api.md marks context deprecated.
+    """
     _, first, ex = complete(t, GENERATE, prompt="My name is Ada. Remember it.", num_predict=4)
     context = first.get("context")
     if not isinstance(context, list) or not context:
@@ -251,7 +349,11 @@ def _parse_json_output(text: str, body: dict[str, Any], ex: Any) -> Any:
 
 @check("inference", "generate", level="core")
 def generate_format_json(t: Target) -> None:
-    """generate with format 'json' gives parseable JSON."""
+    """generate with format 'json' gives parseable JSON.
+
+    Source: server/routes.go GenerateHandler (req.Format passed to
+    llm.CompletionRequest); docs/api.md "Request (JSON mode)".
+    """
     prompt = 'Reply with a JSON object like {"colour": "blue"}.'
     text, body, ex = complete(t, GENERATE, prompt=prompt, num_predict=48, format="json")
     _parse_json_output(text, body, ex)
@@ -275,13 +377,21 @@ def _format_schema(t: Target, api: Api) -> None:
 
 @check("inference", "generate", level="core")
 def generate_format_schema(t: Target) -> None:
-    """generate with a JSON schema as format gives output valid under it."""
+    """generate with a JSON schema as format gives output valid under it.
+
+    Source: server/routes.go GenerateHandler (req.Format as a JSON schema); docs/api.md
+    "Structured outputs".
+    """
     _format_schema(t, GENERATE)
 
 
 @check("inference", "chat", level="core")
 def chat_format_schema(t: Target) -> None:
-    """chat with a JSON schema as format gives output valid under it."""
+    """chat with a JSON schema as format gives output valid under it.
+
+    Source: server/routes.go ChatHandler (req.Format as a JSON schema); docs/api.md
+    "Structured outputs".
+    """
     _format_schema(t, CHAT)
 
 
@@ -303,26 +413,39 @@ def _load_unload(t: Target, api: Api) -> str:
 
 @check("inference", "generate", level="core")
 def generate_load_unload(t: Target) -> None:
-    """generate with an empty prompt loads (done_reason load); with keep_alive 0 unloads."""
+    """generate with an empty prompt loads (done_reason load); with keep_alive 0 unloads.
+
+    Source: server/routes.go GenerateHandler (empty prompt: DoneReason "load";
+    keep_alive 0: DoneReason "unload"); server/routes_generate_test.go
+    TestGenerateUnload.
+    """
     _load_unload(t, GENERATE)
 
 
 @check("inference", "chat", level="core")
 def chat_load_unload(t: Target) -> None:
-    """chat with no messages loads (done_reason load); with keep_alive 0 unloads."""
+    """chat with no messages loads (done_reason load); with keep_alive 0 unloads.
+
+    Source: server/routes.go ChatHandler (no messages: DoneReason "load"; keep_alive 0:
+    DoneReason "unload").
+    """
     _load_unload(t, CHAT)
 
 
 def _running(t: Target) -> set[str]:
     body = expect.json_body(t.client.get("/api/ps"), "listRunning")
-    return {parse_model_name(m["name"]).key for m in body.get("models", [])}
+    return {model_key(m["name"]) for m in body.get("models", [])}
 
 
 @check("inference", "listRunning")
 def ps_shows_load_and_unload(t: Target) -> None:
-    """/api/ps lists a model after a load request and drops it after keep_alive 0."""
+    """/api/ps lists a model after a load request and drops it after keep_alive 0.
+
+    Source: server/routes.go PsHandler (the scheduler's loaded runners); server/sched.go
+    (keep_alive 0 expires the runner).
+    """
     model = t.model_with("completion")
-    key = parse_model_name(model).key
+    key = model_key(model)
     expect.json_body(
         t.client.post("/api/generate", {"model": model, "keep_alive": "1m"}), "generate"
     )
@@ -339,7 +462,11 @@ def ps_shows_load_and_unload(t: Target) -> None:
 # -- capabilities --
 @check("inference", "chat", level="core")
 def chat_tools(t: Target) -> None:
-    """chat with tools on a tools model: valid answer; tool calls name a declared tool."""
+    """chat with tools on a tools model: valid answer; tool calls name a declared tool.
+
+    Source: server/routes.go ChatHandler (req.Tools, parsed into message.tool_calls,
+    api.ToolCall of api/types.go); docs/api.md "Tool calling".
+    """
     model = t.model_with("tools")
     tools = [
         {
@@ -364,9 +491,13 @@ def chat_tools(t: Target) -> None:
             raise expect.fail(f"tool call {call} names no declared tool or lacks arguments", ex)
 
 
-@check("inference", "chat", level="core")
+@check("inference", "chat", level="core", severity="recommended")
 def chat_thinking(t: Target) -> None:
-    """chat with think true on a thinking model: valid answer, thinking kept apart."""
+    """chat with think true on a thinking model: valid answer, thinking kept apart.
+
+    Source: server/routes.go ChatHandler (think true: message.thinking kept apart from
+    content); api/types.go Message.Thinking.
+    """
     model = t.model_with("thinking")
     _, body, ex = complete(t, CHAT, model=model, num_predict=24, think=True)
     message = body.get("message") or {}
@@ -376,14 +507,22 @@ def chat_thinking(t: Target) -> None:
 
 @check("inference", "generate", level="core")
 def generate_suffix(t: Target) -> None:
-    """generate with a suffix on an insert-capable model answers validly."""
+    """generate with a suffix on an insert-capable model answers validly.
+
+    Source: server/routes.go GenerateHandler (a suffix needs model.CapabilityInsert);
+    docs/api.md "Request (with suffix)".
+    """
     model = t.model_with("insert")
     complete(t, GENERATE, model=model, prompt="def add(a, b):", suffix="    return c")
 
 
 @check("inference", "generate", level="core")
 def generate_image(t: Target) -> None:
-    """generate with an image on a vision model answers validly."""
+    """generate with an image on a vision model answers validly.
+
+    Source: server/routes.go GenerateHandler (images need model.CapabilityVision);
+    docs/api.md "Request (with images)".
+    """
     model = t.model_with("vision")
     complete(t, GENERATE, model=model, prompt="Describe the image.", images=[PIXEL_PNG])
 
@@ -391,9 +530,14 @@ def generate_image(t: Target) -> None:
 # -- embeddings --
 @check("inference", "embed")
 def embed_vectors_normalised(t: Target) -> None:
-    """embed: one L2-normalised vector per input, all of one dimension."""
-    model = t.model_with("embedding")
+    """embed: one L2-normalised vector per input, all of one dimension.
+
+    Source: server/routes.go EmbedHandler (asks no capability; every vector goes through
+    normalize); docs/api.md "Generate Embeddings".
+    """
+    model = t.embedding_model()
     ex = t.client.post("/api/embed", {"model": model, "input": ["first text", "second text"]})
+    t.refused_embedding(model, ex.status)
     body = expect.json_body(ex, "embed")
     vectors = body.get("embeddings") or []
     if len(vectors) != 2:
@@ -408,11 +552,16 @@ def embed_vectors_normalised(t: Target) -> None:
         raise expect.fail("a string input did not give exactly one vector", t.client.history[-1])
 
 
-@check("inference", "embed")
+@check("inference", "embed", severity="recommended")
 def embed_empty_input(t: Target) -> None:
-    """embed with an empty input list: 200 with no vectors."""
-    model = t.model_with("embedding")
+    """embed with an empty input list: 200 with no vectors.
+
+    Source: server/routes.go EmbedHandler (no input: EmbedResponse with Embeddings
+    [][]float32{}).
+    """
+    model = t.embedding_model()
     ex = t.client.post("/api/embed", {"model": model, "input": []})
+    t.refused_embedding(model, ex.status)
     body = expect.json_body(ex, "embed")
     if body.get("embeddings") != []:
         raise expect.fail("empty input did not give embeddings: []", ex)
@@ -420,9 +569,14 @@ def embed_empty_input(t: Target) -> None:
 
 @check("inference", "embeddings")
 def embeddings_legacy(t: Target) -> None:
-    """embeddings (legacy): one vector for a prompt, an empty one for an empty prompt."""
-    model = t.model_with("embedding")
+    """embeddings (legacy): one vector for a prompt, an empty one for an empty prompt.
+
+    Source: server/routes.go EmbeddingsHandler (an empty prompt answers
+    EmbeddingResponse{Embedding: []float64{}}); docs/api.md "Generate Embedding".
+    """
+    model = t.embedding_model()
     ex = t.client.post("/api/embeddings", {"model": model, "prompt": "some text"})
+    t.refused_embedding(model, ex.status)
     body = expect.json_body(ex, "embeddings")
     if not body.get("embedding"):
         raise expect.fail("no embedding for a non-empty prompt", ex)

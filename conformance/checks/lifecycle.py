@@ -18,8 +18,7 @@ from typing import Any
 from conformance import expect
 from conformance.outcome import CheckSkipped
 from conformance.registry import check
-from conformance.target import Target
-from ollama_harness.core.names import parse_model_name
+from conformance.target import Target, model_key
 
 SYSTEM = "You are the conformance suite's test model."
 TEMPLATE = "{{ .System }} {{ .Prompt }}"
@@ -46,12 +45,17 @@ def _create(t: Target, names: list[str], suffix: str, **fields: Any) -> tuple[st
 
 def _listed(t: Target) -> set[str]:
     body = expect.json_body(t.client.get("/api/tags"), "listModels")
-    return {parse_model_name(m["name"]).key for m in body.get("models", [])}
+    return {model_key(m["name"]) for m in body.get("models", [])}
 
 
 @check("lifecycle", "create")
 def create_from_model(t: Target) -> None:
-    """create from a model streams valid status lines ending in success; tags lists it."""
+    """create from a model streams valid status lines ending in success; tags lists it.
+
+    Source: server/create.go CreateHandler (progress lines ending in status success;
+    stream false answers one object); server/routes_create_test.go TestCreateFromModel;
+    docs/api.md "Create a Model".
+    """
     base = t.model_with("completion")
     with owned(t) as names:
         name, lines = _create(t, names, "from", **{"from": base})
@@ -61,7 +65,7 @@ def create_from_model(t: Target) -> None:
             or statuses.index("writing manifest") > len(lines) - 2
         ):
             raise expect.fail(f"create statuses out of order: {statuses}", t.client.history[-1])
-        if parse_model_name(name).key not in _listed(t):
+        if model_key(name) not in _listed(t):
             raise expect.fail(
                 f"{name} created but /api/tags does not list it", t.client.history[-1]
             )
@@ -74,7 +78,12 @@ def create_from_model(t: Target) -> None:
 
 @check("lifecycle", "show")
 def show_reflects_create(t: Target) -> None:
-    """show of a created model gives back its system, template and parameters."""
+    """show of a created model gives back its system, template and parameters.
+
+    Source: server/create.go CreateHandler (system, template, parameters layers) and
+    server/routes.go GetModelInfo; server/routes_create_test.go TestCreateTemplateSystem
+    and TestCreateMergeParameters.
+    """
     base = t.model_with("completion")
     with owned(t) as names:
         params = {"temperature": 0.25, "stop": ["<END>"]}
@@ -95,7 +104,10 @@ def show_reflects_create(t: Target) -> None:
 
 @check("lifecycle", "copy")
 def copy_model(t: Target) -> None:
-    """copy gives a second name for the model; both are listed and shown alike."""
+    """copy gives a second name for the model; both are listed and shown alike.
+
+    Source: server/routes.go CopyHandler (CopyModel); docs/api.md "Copy a Model".
+    """
     base = t.model_with("completion")
     with owned(t) as names:
         source, _ = _create(t, names, "src", system=SYSTEM, **{"from": base})
@@ -105,7 +117,7 @@ def copy_model(t: Target) -> None:
         expect.status(ex, 200)
         listed = _listed(t)
         for name in (source, destination):
-            if parse_model_name(name).key not in listed:
+            if model_key(name) not in listed:
                 raise expect.fail(f"after copy /api/tags does not list {name}", ex)
         shown = expect.json_body(t.client.post("/api/show", {"model": destination}), "show")
         if shown.get("system") != SYSTEM:
@@ -114,14 +126,18 @@ def copy_model(t: Target) -> None:
 
 @check("lifecycle", "delete")
 def delete_model(t: Target) -> None:
-    """delete removes the model: show 404, tags no longer lists it, a second delete 404."""
+    """delete removes the model: show 404, tags no longer lists it, a second delete 404.
+
+    Source: server/routes.go DeleteHandler (then 404 "model '%s' not found");
+    server/routes_delete_test.go TestDelete.
+    """
     base = t.model_with("completion")
     with owned(t) as names:
         name, _ = _create(t, names, "del", **{"from": base})
         ex = t.client.request("DELETE", "/api/delete", {"model": name})
         expect.status(ex, 200)
         expect.error_body(t.client.post("/api/show", {"model": name}), "show", 404)
-        if parse_model_name(name).key in _listed(t):
+        if model_key(name) in _listed(t):
             raise expect.fail(f"{name} deleted but still listed", t.client.history[-1])
         ex = t.client.request("DELETE", "/api/delete", {"model": name})
         expect.error_body(ex, "delete", 404, f"model '{name}' not found")
@@ -129,19 +145,30 @@ def delete_model(t: Target) -> None:
 
 @check("lifecycle", "create")
 def create_needs_from_or_files(t: Target) -> None:
-    """create without from or files: 400 neither 'from' or 'files' was specified."""
+    """create without from or files: 400 neither 'from' or 'files' was specified.
+
+    Source: server/create.go CreateHandler (400 "neither 'from' or 'files' was
+    specified"); wording recommended.
+    """
     ex = t.client.post("/api/create", {"model": t.new_model_name("empty"), "stream": False})
     expect.error_body(ex, "create", 400, "neither 'from' or 'files' was specified")
 
 
 @check("lifecycle", "create")
 def create_file_path_must_be_relative(t: Target) -> None:
-    """create with an absolute or escaping file path: 400 file path must be relative."""
+    """create with an absolute or escaping file path: 400 file path must be relative.
+
+    Source: server/create.go CreateHandler (400 "file path must be relative" for
+    absolute or escaping paths); wording recommended.
+    """
     digest = "sha256:" + "0" * 64
-    for path in ("/etc/passwd", "../outside.gguf"):
+
+    def one(path: str) -> None:
         body = {"model": t.new_model_name("abs"), "files": {path: digest}, "stream": False}
         ex = t.client.post("/api/create", body)
         expect.error_body(ex, "create", 400, "file path must be relative")
+
+    expect.each("file paths", ("/etc/passwd", "../outside.gguf"), one)
 
 
 def tiny_gguf() -> bytes:
@@ -164,7 +191,12 @@ def _digest(data: bytes) -> str:
 
 @check("lifecycle", "createBlob")
 def blobs_head_and_post(t: Target) -> None:
-    """blobs: HEAD missing 404; POST wrong digest 400; POST 201 then 200; HEAD 200."""
+    """blobs: HEAD missing 404; POST wrong digest 400; POST 201 then 200; HEAD 200.
+
+    Source: server/routes.go HeadBlobHandler (404 when missing) and CreateBlobHandler
+    (400 "digest mismatch, expected %q, got %q", 201 created, 200 present); docs/api.md
+    "Push a Blob".
+    """
     data = tiny_gguf()
     digest = _digest(data)
     expect.status(t.client.request("HEAD", f"/api/blobs/{digest}"), 404)
@@ -178,22 +210,33 @@ def blobs_head_and_post(t: Target) -> None:
 
 @check("lifecycle", "headBlob")
 def blobs_invalid_digest(t: Target) -> None:
-    """blobs with a malformed digest: 400 invalid digest format."""
-    for digest in ("sha256:xyz", "md5:" + "0" * 32):
+    """blobs with a malformed digest: 400 invalid digest format.
+
+    Source: server/routes.go CreateBlobHandler (manifest.BlobsPath's error: 400
+    "invalid digest format"); wording recommended.
+    """
+
+    def one(digest: str) -> None:
         ex = t.client.request("POST", f"/api/blobs/{digest}", content=b"data")
         expect.error_body(ex, "createBlob", 400, "invalid digest format")
+
+    expect.each("malformed digests", ("sha256:xyz", "md5:" + "0" * 32), one)
 
 
 @check("lifecycle", "create")
 def create_from_blob(t: Target) -> None:
-    """create from an uploaded blob (files) succeeds and shows up in tags."""
+    """create from an uploaded blob (files) succeeds and shows up in tags.
+
+    Source: server/create.go CreateHandler (files: digests of uploaded blobs);
+    docs/api.md "Create a Model".
+    """
     data = tiny_gguf()
     digest = _digest(data)
     ex = t.client.request("POST", f"/api/blobs/{digest}", content=data)
     expect.status(ex, 200, 201)
     with owned(t) as names:
         name, _ = _create(t, names, "blob", files={"model.gguf": digest})
-        if parse_model_name(name).key not in _listed(t):
+        if model_key(name) not in _listed(t):
             raise expect.fail(f"{name} created from a blob but not listed", t.client.history[-1])
 
 
@@ -223,7 +266,12 @@ def _progress_ok(lines: list[Any], first: str, before_success: str) -> str | Non
 
 @check("lifecycle", "push")
 def push_and_pull_registry(t: Target) -> None:
-    """push then pull through --registry: progress in order, byte counts reach totals."""
+    """push then pull through --registry: progress in order, byte counts reach totals.
+
+    Source: server/routes.go PushHandler and PullHandler (progress in order, completed
+    reaching total, "verifying sha256 digest", "writing manifest", "success");
+    docs/api.md "Pull a Model" and "Push a Model".
+    """
     host = _registry_host(t)
     base = t.model_with("completion")
     remote = f"{host}/conformance/{t.prefix}-reg:latest"

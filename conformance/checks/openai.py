@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from conformance import expect
 from conformance.registry import check
@@ -32,7 +33,11 @@ def _usage(usage: Any, where: str, ex: Any) -> None:
 
 @check("openai", "openaiChatCompletions")
 def chat_completion(t: Target) -> None:
-    """/v1/chat/completions: valid body, assistant message, usage adds up."""
+    """/v1/chat/completions: valid body, assistant message, usage adds up.
+
+    Source: middleware/openai.go ChatMiddleware and ChatWriter.writeResponse;
+    openai/openai.go ToChatCompletion and ToUsage (total_tokens = prompt + completion).
+    """
     ex = t.client.post("/v1/chat/completions", _chat_body(t.model_with("completion")))
     body = expect.json_body(ex, "openaiChatCompletions")
     if body.get("object") != "chat.completion" or not body.get("choices"):
@@ -42,7 +47,12 @@ def chat_completion(t: Target) -> None:
 
 @check("openai", "openaiChatCompletions")
 def chat_completion_stream(t: Target) -> None:
-    """/v1/chat/completions streaming: SSE data events, [DONE] last, usage chunk on request."""
+    """/v1/chat/completions streaming: SSE data events, [DONE] last, usage chunk on request.
+
+    Source: middleware/openai.go ChatWriter.writeResponse ("data: " events, "data:
+    [DONE]" last); openai/openai.go ToStreamChunks, FinishChunk and ToUsage
+    (stream_options.include_usage).
+    """
     body = _chat_body(t.model_with("completion"), stream=True)
     body["stream_options"] = {"include_usage": True}
     ex = t.client.post("/v1/chat/completions", body)
@@ -60,7 +70,11 @@ def chat_completion_stream(t: Target) -> None:
 
 @check("openai", "openaiCompletions")
 def completion(t: Target) -> None:
-    """/v1/completions: valid body and usage; streaming ends with [DONE]."""
+    """/v1/completions: valid body and usage; streaming ends with [DONE].
+
+    Source: middleware/openai.go CompletionsMiddleware and CompleteWriter.writeResponse;
+    openai/openai.go ToCompletion, ToCompleteChunk and ToUsageGenerate.
+    """
     model = t.model_with("completion")
     base = {"model": model, "prompt": "Once upon", "max_tokens": 6, "temperature": 0}
     ex = t.client.post("/v1/completions", base)
@@ -74,9 +88,14 @@ def completion(t: Target) -> None:
 
 @check("openai", "openaiEmbeddings")
 def embeddings(t: Target) -> None:
-    """/v1/embeddings: one embedding object per input, in order."""
-    model = t.model_with("embedding")
+    """/v1/embeddings: one embedding object per input, in order.
+
+    Source: middleware/openai.go EmbeddingsMiddleware and EmbedWriter.writeResponse;
+    openai/openai.go ToEmbeddingList (one object per input, index in order).
+    """
+    model = t.embedding_model()
     ex = t.client.post("/v1/embeddings", {"model": model, "input": ["a", "b"]})
+    t.refused_embedding(model, ex.status)
     body = expect.json_body(ex, "openaiEmbeddings")
     indices = [item.get("index") for item in body.get("data", [])]
     if indices != [0, 1]:
@@ -85,22 +104,36 @@ def embeddings(t: Target) -> None:
 
 @check("openai", "openaiListModels")
 def list_and_retrieve_models(t: Target) -> None:
-    """/v1/models lists the models; /v1/models/{id} retrieves one, 404 for unknown."""
+    """/v1/models lists the models; /v1/models/{id} retrieves one, 404 for unknown.
+
+    Source: middleware/openai.go ListMiddleware and RetrieveMiddleware (GET
+    /v1/models/:model via ShowHandler); openai/openai.go ToListCompletion and ToModel;
+    server/routes_list_test.go TestOpenAIListMatchesTagsModels.
+    """
     ex = t.client.get("/v1/models")
     body = expect.json_body(ex, "openaiListModels")
     ids = [m.get("id") for m in body.get("data", [])]
     if body.get("object") != "list" or not ids:
         raise expect.fail("/v1/models is not a non-empty list", ex)
-    one = expect.json_body(t.client.get(f"/v1/models/{ids[0]}"), "openaiRetrieveModel")
-    if one.get("id") != ids[0]:
-        raise expect.fail(f"retrieved {one.get('id')!r}, asked {ids[0]!r}", t.client.history[-1])
+    # The model asked for (--model), else the first listed; encoded, since a
+    # foreign server's names may hold '/', '#' or spaces.
+    wanted = str(t.options.models[0] if t.options.models else ids[0])
+    ex = t.client.get(f"/v1/models/{quote(wanted, safe='')}")
+    one = expect.json_body(ex, "openaiRetrieveModel")
+    if one.get("id") != wanted:
+        raise expect.fail(f"retrieved {one.get('id')!r}, asked {wanted!r}", ex)
     ex = t.client.get("/v1/models/conformance-no-such-model")
     expect.openai_error_body(ex, 404)
 
 
 @check("openai", "openaiChatCompletions")
 def openai_errors(t: Target) -> None:
-    """/v1 errors use the OpenAI envelope: unknown model 404, malformed body 400."""
+    """/v1 errors use the OpenAI envelope: unknown model 404, malformed body 400.
+
+    Source: middleware/openai.go BaseWriter.writeError and openai/openai.go NewError
+    (the {"error": {"message", "type"}} envelope, invalid_request_error for 400,
+    not_found_error for 404).
+    """
     ex = t.client.post("/v1/chat/completions", _chat_body("conformance-no-such-model"))
     expect.openai_error_body(ex, 404)
     ex = t.client.request(

@@ -3,6 +3,12 @@
 The suite is a pytest package; this command runs pytest in-process on it with
 the options below (``--pytest ARGS`` passes more pytest arguments), so the command
 and ``pytest --pyargs conformance --ollama-url URL`` run exactly the same checks.
+
+Exit statuses: 0 no required check failed (with ``--strict``: no check failed);
+1 a required check failed (with ``--strict``: any check); 2 interrupted by
+SIGINT or SIGTERM (the partial report is written); 3 and 4 pytest's internal and
+usage errors; 5 no check selected; 6 the server stopped answering (the run
+stopped, the remaining checks are marked "not run").
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ def register(subparsers: Any) -> None:
         help="core: generate and chat only (inference-only deployments); full: everything "
         "(default)",
     )
-    parser.add_argument("--junit-xml", metavar="FILE", help="also write pytest's JUnit XML here")
+    parser.add_argument("--junit-xml", metavar="FILE", help="also write the run's JUnit XML here")
     parser.add_argument(
         "--report", metavar="DIR", default="reports", help="report directory (default: reports)"
     )
@@ -47,7 +53,19 @@ def register(subparsers: Any) -> None:
         help="heavy profile: 10x property examples, random and shrunk, Schemathesis negative mode",
     )
     parser.add_argument(
-        "--timeout", type=float, default=120.0, help="seconds per request (default 120)"
+        "--request-timeout",
+        "--timeout",
+        dest="timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="total deadline of one request, streams included (default 30: checks ask for "
+        "few tokens; pull, push and create get more)",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 on a failed recommended check too (default: required checks only)",
     )
     parser.add_argument(
         "-k", dest="keyword", metavar="EXPR", help="only checks whose name matches (pytest -k)"
@@ -72,6 +90,8 @@ def pytest_arguments(args: argparse.Namespace) -> list[str]:
         # The CLI has imported other layers already; pytest cannot rewrite their asserts.
         "-W",
         "ignore::pytest.PytestAssertRewriteWarning",
+        # Failures carry their reason and body; pytest's per-test sections would repeat them.
+        "--tb=line",
         f"--ollama-url={args.url}",
         f"--ollama-level={args.level}",
         f"--ollama-report={args.report}",
@@ -82,8 +102,10 @@ def pytest_arguments(args: argparse.Namespace) -> list[str]:
         argv.append(f"--ollama-registry={args.registry}")
     if args.thorough:
         argv.append("--ollama-thorough")
+    if args.strict:
+        argv.append("--ollama-strict")
     if args.junit_xml:
-        argv.append(f"--junitxml={args.junit_xml}")
+        argv.append(f"--ollama-junit-xml={args.junit_xml}")
     if args.keyword:
         argv += ["-k", args.keyword]
     return argv + shlex.split(args.pytest_args or "")
