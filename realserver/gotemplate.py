@@ -16,6 +16,10 @@ Semantics follow Go: truthiness (zero values are false), ``and``/``or`` return
 one of their arguments and short-circuit, ``eq`` compares its first argument with
 every other one, and printing a value with a ``__str__`` (Ollama's tool types
 print as JSON) uses it.
+
+Why one module of ~800 lines: the lexer, the parser, the compiler to closures and
+Go's built-in functions share one set of node types and error positions; split
+apart, each part would import all the others.
 """
 
 from __future__ import annotations

@@ -18,6 +18,10 @@ Status lines follow Ollama's ``server/images.go``, ``download.go`` and
 ``upload.go``. Names on the default registry go to ``registry_mirror`` when one is
 set (offline machines pull ``llama3.2`` from a local registry that way); others go
 to ``https://<host>``, or ``http://<host>`` with ``insecure``.
+
+Why one module of ~530 lines: pull and push share the registry session (auth,
+insecure, mirror), the manifest types and the progress stream; each half alone
+would still need all of them.
 """
 
 from __future__ import annotations

@@ -3,6 +3,10 @@
 Expected messages come from the behaviour reference and, for decoder and type
 errors, from :mod:`ollama_harness.core.errors`, which models Go's ``encoding/json``
 wording once for the whole project.
+
+Why one module of ~560 lines: it is the refusals area of the suite, one
+registered check (mostly a table of variants) per rule; the report groups checks
+by module, so the area stays one file.
 """
 
 from __future__ import annotations

@@ -3,6 +3,11 @@
 Every request is short (``num_predict`` of a few tokens, temperature 0, a fixed
 seed) so that the core level against a real 135M model on two CPU cores takes a
 couple of minutes.
+
+Why one module of ~590 lines: it is the generate/chat area of the suite, one
+short registered function per check, each with its source and severity;
+the report scores checks per area (one pytest test per area), so the area stays
+one file.
 """
 
 from __future__ import annotations
