@@ -5,8 +5,8 @@ errors, from :mod:`ollama_harness.core.errors`, which models Go's ``encoding/jso
 wording once for the whole project.
 
 Why one module of ~560 lines: it is the refusals area of the suite, one
-registered check (mostly a table of variants) per rule; the report groups checks
-by module, so the area stays one file.
+registered check (mostly a table of variants) per rule; the report scores
+checks per area, so the area stays one file.
 """
 
 from __future__ import annotations
