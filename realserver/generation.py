@@ -96,9 +96,11 @@ class GenerationJob:
 
         model = lease.context
 
-        def prepare() -> GenerationRequest:
+        def prepare_and_submit() -> None:
+            # Submitted from this worker: a hop back through the event loop first
+            # would add a thread wake-up to every request's time to first token.
             tokens = model.truncate_prompt(prompt(model), sampling.num_keep) or [model.bos()]
-            return GenerationRequest(
+            request = GenerationRequest(
                 prompt=tokens,
                 sampling=sampling,
                 sampler=model.sampler(sampling, grammar),
@@ -107,14 +109,14 @@ class GenerationJob:
                 cancelled=self._cancelled,
                 top_logprobs=top_logprobs,
             )
+            if self._cancelled.is_set():
+                request.sampler.close()
+                raise GenerationCancelledError()
+            model.submit(request)
 
         async def run() -> None:
             try:
-                request = await scheduler.in_thread(prepare)
-                if self._cancelled.is_set():
-                    request.sampler.close()
-                    raise GenerationCancelledError()
-                model.submit(request)
+                await scheduler.in_thread(prepare_and_submit)
                 await asyncio.shield(outcome)
             except BaseException as exc:
                 settle(exc)

@@ -147,10 +147,11 @@ def test_disconnect_mid_stream_frees_the_slot(small: RunningServer, client: http
     answer = quick(client)
     waited = time.perf_counter() - started
     # The slot was free at once: load_duration is the request's wait for it (the
-    # model is loaded). 2000 tokens would take over a minute here, so the wall time
-    # tells it too, with room for a host whose other processes take the CPUs.
-    assert int(answer["load_duration"]) < 1_000_000_000  # type: ignore[call-overload]
-    assert waited < 15, f"the next request waited {waited:.2f} s"
+    # model is loaded), one step of the cancelled sequence at most. 2000 tokens
+    # would take minutes here, so the wall time tells it too, with room for a host
+    # whose other processes take the CPUs (load 8 on 2 cores slowed a step to 1 s).
+    assert int(answer["load_duration"]) < 5_000_000_000  # type: ignore[call-overload]
+    assert waited < 30, f"the next request waited {waited:.2f} s"
 
 
 def test_disconnect_before_a_non_streamed_answer_frees_the_slot(
@@ -170,8 +171,8 @@ def test_disconnect_before_a_non_streamed_answer_frees_the_slot(
         pytest.fail("every generation ended within 1 s: the disconnect was never exercised")
     started = time.perf_counter()
     answer = quick(client)
-    assert int(answer["load_duration"]) < 1_000_000_000  # type: ignore[call-overload]
-    assert time.perf_counter() - started < 15
+    assert int(answer["load_duration"]) < 5_000_000_000  # type: ignore[call-overload]
+    assert time.perf_counter() - started < 30
 
 
 def test_event_loop_answers_while_generating(small: RunningServer, client: httpx.Client) -> None:
