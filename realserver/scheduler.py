@@ -164,14 +164,6 @@ class Scheduler:
                     self._arm_timer(runner, runner.keep_alive)
             self._changed.notify_all()
 
-    async def load_only(
-        self, record: ModelRecord, load: LoadOptions, keep_alive: float | str | None
-    ) -> int:
-        """Load (or keep) a model without generating: returns the time it took in ns."""
-        lease = await self.acquire(record, load, keep_alive)
-        await self.release(lease)
-        return lease.load_duration
-
     async def unload(self, record: ModelRecord) -> bool:
         """Unload now, or as soon as the requests using the model finish."""
         async with self._changed:
