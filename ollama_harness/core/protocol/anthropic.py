@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,7 @@ from ollama_harness.core.errors import ApiError
 from ollama_harness.core.protocol import framing
 from ollama_harness.core.spec import SpecIssue
 
+PATH = "/v1/messages"
 MESSAGE = "message"
 MAX_TOKENS_REQUIRED = "max_tokens is required and must be positive"
 MESSAGES_REQUIRED = "messages is required"
@@ -39,6 +41,11 @@ _ERROR_TYPES = {
 
 def error_type(status: int) -> str:
     return _ERROR_TYPES.get(status, "api_error")
+
+
+def request_id(seed_text: str) -> str:
+    """A request id from the error's words: Ollama's are random, the mock's repeatable."""
+    return "req_" + hashlib.blake2b(seed_text.encode(), digest_size=12).hexdigest()
 
 
 def error(status: int, message: str, request_id: str | None = None) -> dict[str, Any]:
@@ -181,7 +188,9 @@ def to_chat(body: dict[str, Any]) -> Chat:
     system = body.get("system")
     if isinstance(system, list):
         system = "".join(
-            str(b.get("text", "")) for b in system if isinstance(b, dict) and b.get("type") == "text"
+            str(b.get("text", ""))
+            for b in system
+            if isinstance(b, dict) and b.get("type") == "text"
         )
     if isinstance(system, str) and system:
         messages.append({"role": "system", "content": system})
@@ -236,6 +245,7 @@ def tool_use(ident: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]
 def message(
     ident: str,
     model: str,
+    *,
     thinking: str,
     text: str,
     calls: list[dict[str, Any]],
@@ -288,7 +298,15 @@ class StreamEvents:
         self.tool_calls = 0
 
     def start(self, input_tokens: int) -> bytes:
-        start = message(self.ident, self.model, "", "", [], "", usage(input_tokens, 0))
+        start = message(
+            self.ident,
+            self.model,
+            thinking="",
+            text="",
+            calls=[],
+            reason="",
+            usage_now=usage(input_tokens, 0),
+        )
         return event({"type": "message_start", "message": start})
 
     def _close(self) -> bytes:
@@ -314,7 +332,9 @@ class StreamEvents:
         return self._delta("thinking", block, {"type": "thinking_delta", "thinking": text})
 
     def text(self, text: str) -> bytes:
-        return self._delta("text", {"type": "text", "text": ""}, {"type": "text_delta", "text": text})
+        return self._delta(
+            "text", {"type": "text", "text": ""}, {"type": "text_delta", "text": text}
+        )
 
     def tool_call(self, ident: str, name: str, arguments: dict[str, Any]) -> bytes:
         """A whole tool call: its block started, its input as one JSON delta, stopped."""

@@ -18,7 +18,7 @@ from ollama_harness.core.errors import ApiError
 from ollama_harness.core.protocol import framing
 
 RESPONSE = "response"
-_EFFORTS = {"none": False, "minimal": "low", "xhigh": "max", "ultra": "max"}
+_EFFORTS: dict[str, bool | str] = {"none": False, "minimal": "low", "xhigh": "max", "ultra": "max"}
 _EFFORT_WORDS = '"minimal", "low", "medium", "high", "xhigh", "ultra", "max", or "none"'
 
 
@@ -59,7 +59,8 @@ def think(effort: Any) -> bool | str | None:
     if effort in (None, ""):
         return None
     if effort in _EFFORTS:
-        return _EFFORTS[effort]
+        mapped: bool | str = _EFFORTS[effort]
+        return mapped
     if effort in ("low", "medium", "high", "max"):
         return str(effort)
     raise ApiError(400, f"invalid reasoning value: {effort!r} (must be {_EFFORT_WORDS})")
@@ -181,7 +182,13 @@ def output_text(text: str) -> dict[str, Any]:
 
 def message_item(ident: str, text: str, status: str = "completed") -> dict[str, Any]:
     content = [output_text(text)] if status == "completed" else []
-    return {"id": ident, "type": "message", "status": status, "role": "assistant", "content": content}
+    return {
+        "id": ident,
+        "type": "message",
+        "status": status,
+        "role": "assistant",
+        "content": content,
+    }
 
 
 def reasoning_item(ident: str, thinking: str) -> dict[str, Any]:
@@ -210,6 +217,7 @@ def response(
     body: dict[str, Any],
     ident: str,
     model: str,
+    *,
     created: int,
     status: str,
     output: list[dict[str, Any]],
@@ -286,7 +294,13 @@ class StreamEvents:
     def _response(self, status: str, usage_now: dict[str, Any] | None) -> dict[str, Any]:
         output = self.output if status == "completed" else []
         return response(
-            self.body, self.ident, self.model, self.created, status, output, usage_now
+            self.body,
+            self.ident,
+            self.model,
+            created=self.created,
+            status=status,
+            output=output,
+            usage_now=usage_now,
         )
 
     def start(self) -> bytes:
@@ -382,7 +396,9 @@ class StreamEvents:
             out += self.event(
                 {"type": "response.content_part.done", **common, "part": output_text(self.text)}
             )
-            out += self.event({"type": "response.output_item.done", "output_index": index, "item": item})
+            out += self.event(
+                {"type": "response.output_item.done", "output_index": index, "item": item}
+            )
         done = self._response("completed", usage(input_tokens, output_tokens))
         return out + self.event({"type": "response.completed", "response": done})
 
