@@ -29,6 +29,8 @@ AREAS = (
     "lifecycle",
     "concurrency",
     "openai",
+    "anthropic",
+    "responses",
     "properties",
     "fuzz",
 )

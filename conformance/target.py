@@ -14,7 +14,7 @@ from typing import Any
 from conformance.http import ServerClient
 from conformance.outcome import CheckSkipped
 
-LEVELS = ("core", "full")
+LEVELS = ("core", "full", "compat")  # compat: full + /v1/messages and /v1/responses
 
 
 @dataclass
