@@ -143,7 +143,7 @@ def named(obj: dict[str, Any]) -> list[bytes]:
 
 def test_anthropic_deltas_usage_and_message_stop() -> None:
     record = ResponseRecord()
-    events = [
+    events: list[tuple[float, dict[str, Any]]] = [
         (1.0, {"type": "message_start", "message": {"usage": {"input_tokens": 4}}}),
         (1.1, {"type": "content_block_start", "index": 0, "content_block": {"type": "text"}}),
         (
@@ -194,7 +194,7 @@ def test_anthropic_error_event() -> None:
 def test_responses_deltas_usage_and_completed() -> None:
     record = ResponseRecord()
     usage = {"input_tokens": 3, "output_tokens": 2, "total_tokens": 5}
-    events = [
+    events: list[tuple[float, dict[str, Any]]] = [
         (1.0, {"type": "response.created", "sequence_number": 0, "response": {"usage": None}}),
         (1.5, {"type": "response.reasoning_summary_text.delta", "delta": "hm"}),
         (2.0, {"type": "response.output_text.delta", "delta": "Hi"}),
