@@ -195,8 +195,8 @@ def accuracy(users: int, seconds: int, work: Path, api: str = "native") -> dict[
         "ttft_p50": lat["ttft"]["p50"],
         "itl_p50": lat["itl"]["p50"],
         "inter_chunk_p50": lat["inter_chunk"]["p50"],
-        "client_decode_p50": summary["rates_tps"]["client_decode"]["p50"],
-        "server_decode_p50": summary["rates_tps"]["server_decode"]["p50"],
+        "client_decode_p50": (summary["rates_tps"]["client_decode"] or {}).get("p50"),
+        "server_decode_p50": (summary["rates_tps"]["server_decode"] or {}).get("p50"),
     }
 
 
