@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from ollama_harness.core.errors import ApiError
-from ollama_harness.core.protocol import checks, framing, messages
+from ollama_harness.core.protocol import checks, framing, messages, native
 from ollama_harness.core.protocol.metrics import Metrics
 
 from . import generation, textgen
@@ -37,14 +37,7 @@ def _think_value(model: InstalledModel, body: dict[str, Any]) -> bool | str:
 
 
 def _load_line(exchange: Exchange, body: dict[str, Any], reason: str, chat: bool) -> Line:
-    line: Line = {"model": _model_name(body), "created_at": exchange.state.now_text()}
-    if chat:
-        line["message"] = {"role": "assistant", "content": ""}
-    else:
-        line["response"] = ""
-    line["done"] = True
-    line["done_reason"] = reason
-    return line
+    return native.empty_answer(_model_name(body), exchange.state.now_text(), reason, chat=chat)
 
 
 async def _unload(

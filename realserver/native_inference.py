@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from ollama_harness.core.durations import DurationError, parse_keep_alive
 from ollama_harness.core.errors import ApiError
-from ollama_harness.core.protocol import checks, framing
+from ollama_harness.core.protocol import checks, framing, native
 from ollama_harness.core.protocol import messages as wording
 from ollama_harness.core.protocol.metrics import Metrics
 from realserver import options as opts
@@ -193,15 +193,7 @@ async def generate(request: Request) -> Response:
 
     if unload or (not prompt_text and not suffix):
         reason = await load_or_unload(state, record, body, keep_alive)
-        return JSONResponse(
-            {
-                "model": model,
-                "created_at": now_rfc3339(),
-                "response": "",
-                "done": True,
-                "done_reason": reason,
-            }
-        )
+        return JSONResponse(native.empty_answer(model, now_rfc3339(), reason, chat=False))
 
     grammar = grammar_for(body.get("format"))
     load, sampling = load_and_sampling(state, record, body)
@@ -317,15 +309,7 @@ async def chat(request: Request) -> Response:
 
     if not raw_messages:
         reason = await load_or_unload(state, record, body, keep_alive)
-        return JSONResponse(
-            {
-                "model": model,
-                "created_at": now_rfc3339(),
-                "message": {"role": "assistant", "content": ""},
-                "done_reason": reason,
-                "done": True,
-            }
-        )
+        return JSONResponse(native.empty_answer(model, now_rfc3339(), reason, chat=True))
 
     grammar = grammar_for(body.get("format"))
     load, sampling = load_and_sampling(state, record, body)

@@ -244,7 +244,9 @@ def test_master_and_two_worker_processes(stub_url: str, tmp_path: Path) -> None:
                 worker.kill()
     samples = rows(tmp_path / "m")
     assert {s["worker"] for s in samples} == {"0", "1"}
-    assert 20 <= len(samples) <= 60  # 20/s for 2 s, Poisson
+    # 20/s for 2 s, Poisson (mean 40). The lower bound is loose on purpose: on a loaded
+    # 2-core host the workers start late into the 2 s and an open loop sends less.
+    assert 8 <= len(samples) <= 60
 
 
 @pytest.mark.slow

@@ -429,3 +429,21 @@ def test_every_method_on_every_path_answers_without_a_500(http: httpx.Client, sp
             allowed = spec.methods_for(path)
             if allowed and method not in allowed and method != "OPTIONS" and "%" not in path:
                 assert response.status_code == 405, (method, path)
+
+
+@pytest.mark.parametrize(
+    ("path", "empty"), [("/api/generate", "prompt"), ("/api/chat", "messages")]
+)
+def test_unload_comes_before_the_capability_checks(
+    http: httpx.Client, path: str, empty: str
+) -> None:
+    """Ollama's order (the protocol core's): an embedding model unloads on keep_alive 0,
+    and only a request that would run it is refused for what it cannot do."""
+    body: dict[str, Any] = {"model": "nomic-embed-text", empty: "" if empty == "prompt" else []}
+    unloaded = http.post(path, json={**body, "keep_alive": 0})
+    assert unloaded.status_code == 200, unloaded.text
+    assert unloaded.json()["done_reason"] == "unload"
+    refused = http.post(path, json=body)
+    assert refused.status_code == 400
+    what = "generate" if path == "/api/generate" else "chat"
+    assert refused.json() == {"error": f'"nomic-embed-text" does not support {what}'}

@@ -4,9 +4,10 @@ What a server says on the wire, independent of when it says it: Ollama's refusal
 messages (:mod:`.messages`), the status lines of pull / push / create
 (:mod:`.progress`), the Host and Origin policy (:mod:`.origins`), the metrics of
 a final line (:mod:`.metrics`), NDJSON and Server-Sent Events framing
-(:mod:`.framing`), the order in which a generate or chat request is checked
-(:mod:`.checks`) the ``/v1`` <-> native translation (:mod:`.openai`) and the Anthropic Messages
-(:mod:`.anthropic`) and OpenAI Responses (:mod:`.responses`) translations.
+(:mod:`.framing`), the answer to an empty request (:mod:`.native`), the order in
+which a generate or chat request is checked (:mod:`.checks`), the ``/v1`` <->
+native translation (:mod:`.openai`) and the Anthropic Messages (:mod:`.anthropic`)
+and OpenAI Responses (:mod:`.responses`) translations.
 
 The mock and the reference server both import these; each only decides *when* to
 say something. The conformance suite does not: it keeps its own expectations, so
