@@ -9,7 +9,7 @@ import pytest
 from ollama_harness.core.errors import ApiError
 from ollama_harness.core.protocol import anthropic, responses
 
-PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="  # noqa: E501
 
 
 def test_messages_request_becomes_native_chat() -> None:
