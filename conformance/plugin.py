@@ -25,9 +25,10 @@ def pytest_addoption(parser: Any) -> None:
     )
     group.addoption(
         "--ollama-level",
-        choices=("core", "full"),
+        choices=("core", "full", "compat"),
         default="full",
-        help="core: generate and chat only (inference-only deployments); full: everything",
+        help="core: generate and chat only (inference-only deployments); full: everything; "
+        "compat: full plus the Anthropic Messages and OpenAI Responses APIs",
     )
     group.addoption(
         "--ollama-registry",

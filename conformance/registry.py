@@ -41,6 +41,8 @@ AREAS = (
     "lifecycle",
     "concurrency",
     "openai",
+    "anthropic",
+    "responses",
     "properties",
     "fuzz",
 )

@@ -15,7 +15,7 @@ from conformance.http import DEFAULT_DEADLINE, ServerClient
 from conformance.outcome import CheckFailed, CheckSkipped
 from ollama_harness.core.names import parse_model_name
 
-LEVELS = ("core", "full")
+LEVELS = ("core", "full", "compat")  # compat: full + /v1/messages and /v1/responses
 
 
 @dataclass

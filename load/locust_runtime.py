@@ -76,7 +76,7 @@ class RunState:
                 stream=not options.no_stream,
                 max_tokens=options.max_tokens or None,
             )
-            for api in ("native", "openai")
+            for api in (options.api,)  # one API per run: the shape spawns its users only
         }
         self.schedule = None
         if options.workload != "sweep":

@@ -22,7 +22,14 @@ from locust import FastHttpUser, constant, task
 
 from load.locust_runtime import STATE, RunState
 from load.samples import Sample, epoch_of
-from load.streams import ResponseRecord, feed_ndjson, feed_sse, read_whole
+from load.streams import (
+    ResponseRecord,
+    feed_anthropic,
+    feed_ndjson,
+    feed_responses,
+    feed_sse,
+    read_whole,
+)
 from load.workload import PreparedRequest, Workload
 
 
@@ -122,7 +129,7 @@ class OllamaUser(FastHttpUser):
                 size = len(body)
                 record.fail(f"http_{status}", _error_message(body), now)
             elif request.stream:
-                feed = feed_ndjson if self.api == "native" else feed_sse
+                feed = _FEEDS[self.api]
                 while not record.finished:
                     line = response.readline(b"\n")
                     now = perf_counter()
@@ -220,4 +227,27 @@ class OpenAIUser(OllamaUser):
     api = "openai"
 
 
-USER_CLASSES: dict[str, type[OllamaUser]] = {"native": NativeUser, "openai": OpenAIUser}
+class AnthropicUser(OllamaUser):
+    """The Anthropic Messages API: /v1/messages with named SSE events."""
+
+    api = "anthropic"
+
+
+class ResponsesUser(OllamaUser):
+    """The OpenAI Responses API: /v1/responses with named SSE events."""
+
+    api = "responses"
+
+
+_FEEDS = {
+    "native": feed_ndjson,
+    "openai": feed_sse,
+    "anthropic": feed_anthropic,
+    "responses": feed_responses,
+}
+USER_CLASSES: dict[str, type[OllamaUser]] = {
+    "native": NativeUser,
+    "openai": OpenAIUser,
+    "anthropic": AnthropicUser,
+    "responses": ResponsesUser,
+}

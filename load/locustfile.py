@@ -10,8 +10,8 @@ exactly as any Locust test.
 
 from load.locust_runtime import install
 from load.locust_shape import ProfileShape
-from load.locust_users import NativeUser, OpenAIUser
+from load.locust_users import AnthropicUser, NativeUser, OpenAIUser, ResponsesUser
 
 install()
 
-__all__ = ["NativeUser", "OpenAIUser", "ProfileShape"]
+__all__ = ["AnthropicUser", "NativeUser", "OpenAIUser", "ProfileShape", "ResponsesUser"]

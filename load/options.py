@@ -13,7 +13,7 @@ from typing import Any
 
 from load.profiles import PROFILE_NAMES, ProfileError, Stage, get_profile, parse_stages
 from load.slo import Objective, parse_slo
-from load.workload import APIS, parse_mix
+from load.workload import APIS, CHAT_ONLY, parse_mix
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,11 @@ OPTIONS: dict[str, Option] = {
     "model": Option("--model", "model for chat and generate requests", "smollm2:135m"),
     "embed_model": Option("--embed-model", "model for embed requests (default: --model)", ""),
     "api": Option(
-        "--api", "native: NDJSON on /api/*; openai: SSE on /v1/*", "native", choices=APIS
+        "--api",
+        "native: NDJSON on /api/*; openai: SSE on /v1/*; anthropic: /v1/messages; "
+        "responses: /v1/responses (both chat only)",
+        "native",
+        choices=APIS,
     ),
     "duration": Option("--duration", "length of the run, a Go duration (30s, 2m)", "30s"),
     "rate": Option(
@@ -138,6 +142,8 @@ class RunOptions:
         parse_slo(self.slo)
         if self.mix:
             parse_mix(self.mix)
+        if self.api in CHAT_ONLY and self.mix_weights.get("embed", 0) > 0:
+            raise ValueError(f"--api {self.api} has no embeddings: give a --mix without embed")
         if self.workload != "sweep":
             _ = self.stage_list
 

@@ -9,7 +9,13 @@ timing rules of ``load-metrics.md`` in one testable place:
   a role or empty content does not;
 - gaps between consecutive text chunks are inter-chunk latencies, not ITL;
 - output tokens come from the server's count (``eval_count`` on the native API,
-  ``usage.completion_tokens`` on /v1); counting chunks is the labelled fallback.
+  ``usage.completion_tokens`` on /v1, ``usage.output_tokens`` of Anthropic's
+  ``message_delta`` and of the Responses API's ``response.completed``); counting
+  chunks is the labelled fallback.
+
+The Anthropic Messages and OpenAI Responses streams name their events; their text
+chunks are the ``content_block_delta`` events (text, thinking or tool input) and the
+``response.*.delta`` events.
 """
 
 from __future__ import annotations
@@ -91,13 +97,15 @@ class ResponseRecord:
         self.prompt_tokens = self.server.get("prompt_eval_count")
 
     def take_usage(self, usage: object) -> None:
+        """``usage`` of /v1 (completion/prompt_tokens) or of the Anthropic and Responses
+        APIs (output/input_tokens)."""
         if not isinstance(usage, dict):
             return
-        completion = _int_or_none(usage.get("completion_tokens"))
+        completion = _int_or_none(usage.get("completion_tokens", usage.get("output_tokens")))
         if completion is not None:
             self.output_tokens = completion
             self.token_source = "usage"
-        self.prompt_tokens = _int_or_none(usage.get("prompt_tokens"))
+        self.prompt_tokens = _int_or_none(usage.get("prompt_tokens", usage.get("input_tokens")))
 
     def settle_tokens(self) -> None:
         """No server count arrived: fall back to counting text chunks, and say so."""
@@ -196,6 +204,62 @@ def feed_sse(record: ResponseRecord, line: bytes, now: float) -> None:
         record.take_usage(obj["usage"])
 
 
+_RESPONSES_TEXT = (
+    "response.output_text.delta",
+    "response.reasoning_summary_text.delta",
+    "response.function_call_arguments.delta",
+)
+
+
+def _named_event(record: ResponseRecord, line: bytes, now: float) -> dict[str, Any] | None:
+    """The data of a named-event stream's ``data:`` line; None for other lines."""
+    line = line.strip()
+    if not line.startswith(b"data:"):
+        return None  # "event:" names repeat the data's type; blanks separate events
+    record.last_at = now
+    return _stream_object(record, line[5:].strip(), now)
+
+
+def feed_anthropic(record: ResponseRecord, line: bytes, now: float) -> None:
+    """One line of a /v1/messages stream; ``message_stop`` ends it."""
+    obj = _named_event(record, line, now)
+    if obj is None:
+        return
+    kind = obj.get("type")
+    if kind == "content_block_delta":
+        delta = obj.get("delta")
+        if isinstance(delta, dict) and (
+            delta.get("text") or delta.get("thinking") or delta.get("partial_json")
+        ):
+            record.text_chunk(now)
+    elif kind == "message_delta":
+        record.take_usage(obj.get("usage"))
+    elif kind == "message_stop":
+        record.settle_tokens()
+        record.finished = True
+
+
+def feed_responses(record: ResponseRecord, line: bytes, now: float) -> None:
+    """One line of a /v1/responses stream; ``response.completed`` ends it."""
+    obj = _named_event(record, line, now)
+    if obj is None:
+        return
+    kind = obj.get("type")
+    if kind in _RESPONSES_TEXT and obj.get("delta"):
+        record.text_chunk(now)
+    elif kind == "error":
+        record.fail("stream_error", str(obj.get("message", obj)), now)
+    elif kind in ("response.completed", "response.failed"):
+        response = obj.get("response")
+        if isinstance(response, dict):
+            record.take_usage(response.get("usage"))
+        if kind == "response.failed":
+            record.fail("stream_error", "response.failed", now)
+            return
+        record.settle_tokens()
+        record.finished = True
+
+
 def read_whole(record: ResponseRecord, body: bytes, api: str, kind: str, now: float) -> None:
     """A non-streamed response (``stream: false``, embeddings): one JSON document."""
     record.last_at = now
@@ -228,6 +292,10 @@ def read_whole(record: ResponseRecord, body: bytes, api: str, kind: str, now: fl
     if api == "native":
         record.take_native_final(obj)
         if _native_text(obj):
+            record.chunks = 1
+    elif api in ("anthropic", "responses"):
+        record.take_usage(obj.get("usage"))
+        if obj.get("content") or obj.get("output"):
             record.chunks = 1
     else:
         record.take_usage(obj.get("usage"))

@@ -16,7 +16,12 @@ import orjson
 
 DATASET = Path(__file__).resolve().parent / "data" / "workload.jsonl"
 KINDS: tuple[str, ...] = ("chat", "generate", "embed")
-APIS: tuple[str, ...] = ("native", "openai")
+APIS: tuple[str, ...] = ("native", "openai", "anthropic", "responses")
+#: The APIs with no embeddings route: a generate request becomes one user message.
+CHAT_ONLY: tuple[str, ...] = ("anthropic", "responses")
+#: Anthropic's API needs max_tokens; without a budget from the dataset or --max-tokens
+#: a request asks for this many (a ceiling: the model may stop sooner).
+ANTHROPIC_DEFAULT_MAX_TOKENS = 1024
 
 #: Path of each kind of request, per API.
 ENDPOINTS: dict[str, dict[str, str]] = {
@@ -26,6 +31,8 @@ ENDPOINTS: dict[str, dict[str, str]] = {
         "generate": "/v1/completions",
         "embed": "/v1/embeddings",
     },
+    "anthropic": {"chat": "/v1/messages", "generate": "/v1/messages"},
+    "responses": {"chat": "/v1/responses", "generate": "/v1/responses"},
 }
 
 
@@ -88,6 +95,8 @@ def _body(
     budget = max_tokens if max_tokens is not None else entry.get("max_tokens")
     if kind == "embed":  # /api/embed and /v1/embeddings take the same two fields
         return {"model": embed_model, "input": entry["input"]}
+    if api in CHAT_ONLY:
+        return _chat_only_body(entry, api=api, model=model, stream=stream, budget=budget)
     body: dict[str, Any] = {"model": model, "stream": stream}
     if kind == "chat":
         body["messages"] = entry["messages"]
@@ -103,6 +112,32 @@ def _body(
             # the usage chunk carries the server's token count; without it we
             # would have to count chunks
             body["stream_options"] = {"include_usage": True}
+    return body
+
+
+def _chat_only_body(
+    entry: dict[str, Any], *, api: str, model: str, stream: bool, budget: int | None
+) -> dict[str, Any]:
+    """A Messages or Responses request: usage (and so the token count) comes in the
+    stream's last events by itself, no option needed."""
+    if entry["kind"] == "chat":
+        messages = list(entry["messages"])
+    else:
+        messages = [{"role": "user", "content": entry["prompt"]}]
+    system = "\n".join(str(m["content"]) for m in messages if m.get("role") == "system")
+    turns = [m for m in messages if m.get("role") != "system"]
+    body: dict[str, Any] = {"model": model, "stream": stream}
+    if api == "anthropic":
+        body["max_tokens"] = budget if budget is not None else ANTHROPIC_DEFAULT_MAX_TOKENS
+        body["messages"] = turns
+        if system:
+            body["system"] = system
+    else:
+        body["input"] = turns
+        if system:
+            body["instructions"] = system
+        if budget is not None:
+            body["max_output_tokens"] = budget
     return body
 
 
@@ -124,6 +159,8 @@ class Workload:
             raise WorkloadError(f"api must be one of {APIS}, not {api!r}")
         if max_tokens is not None and max_tokens < 1:
             raise WorkloadError("max_tokens must be at least 1")
+        if api in CHAT_ONLY and mix.get("embed", 0) > 0:
+            raise WorkloadError(f"the {api} API has no embeddings: use a mix without embed")
         entries = dataset if dataset is not None else load_dataset()
         self.api = api
         self.by_kind: dict[str, list[PreparedRequest]] = {}

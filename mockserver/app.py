@@ -19,10 +19,10 @@ from typing import Any
 import orjson
 
 from ollama_harness.core.errors import ApiError, openai_error
-from ollama_harness.core.protocol import framing, messages
+from ollama_harness.core.protocol import anthropic, framing, messages
 from ollama_harness.core.protocol.origins import RequestGuard
 
-from . import inference, management, openai_compat, registry
+from . import anthropic_compat, inference, management, openai_compat, registry, responses_compat
 from .clock import Clock
 from .exchange import Exchange
 from .faults import DroppedConnectionError
@@ -61,6 +61,8 @@ _ROUTES: dict[tuple[str, str], tuple[str, Handler, bool]] = {
     ("POST", "/v1/completions"): ("openaiCompletions", openai_compat.completions, True),
     ("POST", "/v1/embeddings"): ("openaiEmbeddings", openai_compat.embeddings, True),
     ("GET", "/v1/models"): ("openaiListModels", openai_compat.list_models, False),
+    ("POST", "/v1/responses"): ("openaiResponses", responses_compat.create_response, True),
+    ("POST", "/v1/messages"): ("anthropicMessages", anthropic_compat.create_message, True),
 }
 _PATTERN_HANDLERS: dict[str, tuple[Handler, bool]] = {
     "headBlob": (management.head_blob, False),
@@ -110,6 +112,7 @@ class MockApp:
         response = Response(send)
         path = request.path
         is_openai = path.startswith("/v1/")
+        is_anthropic = path == anthropic.PATH
         try:
             headers = request.headers
             refused, extra = self._guard.verdict(
@@ -133,12 +136,13 @@ class MockApp:
                 await exchange.preflight(None)
             await handler(exchange)
         except ApiError as exc:
-            await self._refuse(response, exc.status, exc.message, is_openai)
+            await self._refuse(response, exc.status, exc.message, is_openai, is_anthropic)
         except (DroppedConnectionError, ClientGoneError):
             raise
         except Exception as exc:  # the last line of defence: never a traceback on the wire
             log.exception("unexpected error serving %s %s", request.method, path)
-            await self._refuse(response, 500, f"internal error: {type(exc).__name__}", is_openai)
+            message = f"internal error: {type(exc).__name__}"
+            await self._refuse(response, 500, message, is_openai, is_anthropic)
 
     def _pattern_route(self, request: Request) -> tuple[str, Handler, bool] | None:
         if request.path.startswith("/v2/") or request.path in ("/v2", "/v2/"):
@@ -155,7 +159,17 @@ class MockApp:
         else:
             await response.full(404, messages.PAGE_NOT_FOUND.encode(), TEXT_TYPE)
 
-    async def _refuse(self, response: Response, status: int, message: str, openai: bool) -> None:
+    async def _refuse(
+        self, response: Response, status: int, message: str, openai: bool, anthropic_api: bool
+    ) -> None:
+        if anthropic_api:
+            # Anthropic's own envelope, also for the errors raised before the route ran.
+            if response.started:
+                await response.finish(anthropic.stream_error(message))
+            else:
+                envelope = anthropic.error(status, message, anthropic.request_id(message))
+                await response.full(status, orjson.dumps(envelope), JSON_TYPE)
+            return
         if response.started:
             # Headers are gone: the error becomes the stream's last line.
             if openai:

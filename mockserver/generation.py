@@ -69,6 +69,9 @@ class Request:
     think: bool | str = False
     tools: Sequence[dict[str, Any]] = ()
     answer_tools: bool = False  # the last message asks for a tool call
+    # num_predict only bounds the text (Anthropic's max_tokens, which every request
+    # must send): the text ends by itself when shorter, instead of filling the cap.
+    ceiling: bool = False
 
 
 def plan(request: Request) -> Completion:
@@ -115,7 +118,11 @@ def plan(request: Request) -> Completion:
             # Left alone the synthetic model stops after 12-40 tokens; given num_predict
             # it writes until the cap (as a model that never meets its end token), so
             # load tests choose their output length.
-            count = 12 + seed % 29 if limit is None else limit + 1
+            natural = 12 + seed % 29
+            if limit is None:
+                count = natural
+            else:
+                count = min(natural, limit + 1) if request.ceiling else limit + 1
             tokens = textgen.sentence_tokens(seed, count)
         stops = options.get("stop") or []
         if isinstance(stops, str):

@@ -662,3 +662,218 @@ async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], bod
 
 
 __all__ = ["MUTATIONS", "Mutation", "Reply", "apply_mutation"]
+
+
+# -- /v1/messages (Anthropic) and /v1/responses (OpenAI Responses) --
+MESSAGES = ("/v1/messages",)
+RESPONSES = ("/v1/responses",)
+EventRewrite = Callable[[dict[str, Any]], dict[str, Any] | None]
+
+
+def _named_events(fn: EventRewrite, *, keep_names: bool = True) -> ResponseRewrite:
+    """Rewrite each ``event: <type>`` + ``data: <json>`` event (None drops it), or the
+    JSON body of a whole answer."""
+
+    def rewrite(reply: Reply) -> None:
+        if reply.status != 200:
+            return
+        if reply.media_type != SSE:
+            reply.objects(lambda obj: fn(obj) or obj)
+            return
+        out = []
+        for block in reply.body.decode().split("\n\n"):
+            data = [line[6:] for line in block.split("\n") if line.startswith("data: ")]
+            if not data:
+                continue
+            obj = fn(json.loads(data[0]))
+            if obj is None:
+                continue
+            payload = "data: " + json.dumps(obj, separators=(",", ":"))
+            out.append(f"event: {obj.get('type')}\n{payload}" if keep_names else payload)
+        reply.body = "".join(e + "\n\n" for e in out).encode()
+
+    return rewrite
+
+
+def _set_stop_reason(reason: str) -> EventRewrite:
+    def fn(obj: dict[str, Any]) -> dict[str, Any]:
+        if obj.get("type") == "message" and "stop_reason" in obj:
+            obj["stop_reason"] = reason
+        if obj.get("type") == "message_delta":
+            obj["delta"]["stop_reason"] = reason
+        return obj
+
+    return fn
+
+
+def _drop_event(kind: str) -> EventRewrite:
+    return lambda obj: None if obj.get("type") == kind else obj
+
+
+def _native_error_envelope(reply: Reply) -> None:
+    if reply.status >= 400 and reply.media_type == JSON:
+        body = json.loads(reply.body)
+        error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(error, dict):
+            reply.set_json({"error": error.get("message", "")})
+
+
+def _anthropic_usage(obj: dict[str, Any]) -> dict[str, Any]:
+    usage = obj.get("usage") if obj.get("type") in ("message", "message_delta") else None
+    if isinstance(usage, dict):
+        usage["output_tokens"] = 0
+    return obj
+
+
+def _tool_input_as_text(obj: dict[str, Any]) -> dict[str, Any]:
+    for block in obj.get("content") or []:
+        if isinstance(block, dict) and block.get("type") == "tool_use":
+            block["input"] = json.dumps(block.get("input"))
+    return obj
+
+
+def _drop_last_text_delta(reply: Reply) -> None:
+    if reply.status != 200 or reply.media_type != SSE:
+        return
+    blocks = [b for b in reply.body.decode().split("\n\n") if b.strip()]
+    last = max((i for i, b in enumerate(blocks) if '"text_delta"' in b), default=None)
+    if last is not None:
+        del blocks[last]
+    reply.body = "".join(b + "\n\n" for b in blocks).encode()
+
+
+def _set_max_tokens(value: int) -> RequestRewrite:
+    def rewrite(method: str, path: str, body: Any) -> Any:
+        if isinstance(body, dict) and "max_tokens" in body:
+            body["max_tokens"] = value
+        return body
+
+    return rewrite
+
+
+def _shift_sequence(obj: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(obj.get("sequence_number"), int):
+        obj["sequence_number"] += 1
+    return obj
+
+
+def _responses_total(obj: dict[str, Any]) -> dict[str, Any]:
+    response = obj.get("response") if obj.get("type") == "response.completed" else obj
+    usage = response.get("usage") if isinstance(response, dict) else None
+    if isinstance(usage, dict):
+        usage["total_tokens"] = usage.get("output_tokens", 0)
+    return obj
+
+
+def _arguments_as_object(obj: dict[str, Any]) -> dict[str, Any]:
+    for item in obj.get("output") or []:
+        if isinstance(item, dict) and item.get("type") == "function_call":
+            item["arguments"] = json.loads(item["arguments"] or "{}")
+    return obj
+
+
+def _status(value: str) -> EventRewrite:
+    def fn(obj: dict[str, Any]) -> dict[str, Any]:
+        if obj.get("object") == "response":
+            obj["status"] = value
+        return obj
+
+    return fn
+
+
+_mutation(
+    "anthropic-stop-reason-always-end-turn",
+    "/v1/messages says stop_reason end_turn even when max_tokens cut the answer",
+    response=_named_events(_set_stop_reason("end_turn")),
+    paths=MESSAGES,
+)
+_mutation(
+    "anthropic-no-message-start",
+    "/v1/messages streams start without their message_start event",
+    response=_named_events(_drop_event("message_start")),
+    paths=MESSAGES,
+)
+_mutation(
+    "anthropic-blocks-never-stopped",
+    "/v1/messages streams never send content_block_stop",
+    response=_named_events(_drop_event("content_block_stop")),
+    paths=MESSAGES,
+)
+_mutation(
+    "anthropic-unnamed-events",
+    "/v1/messages events lack their 'event: <type>' line (data only, as /v1 chat)",
+    response=_named_events(lambda obj: obj, keep_names=False),
+    paths=MESSAGES,
+)
+_mutation(
+    "anthropic-native-error-envelope",
+    '/v1/messages errors use {"error": "..."} instead of Anthropic\'s type/error envelope',
+    response=_native_error_envelope,
+    paths=MESSAGES,
+)
+_mutation(
+    "anthropic-usage-without-output",
+    "/v1/messages report output_tokens 0 for a generated answer",
+    response=_named_events(_anthropic_usage),
+    paths=MESSAGES,
+)
+_mutation(
+    "anthropic-ignores-max-tokens",
+    "/v1/messages generates as if max_tokens were 1024 whatever the request says",
+    request=_set_max_tokens(1024),
+    paths=MESSAGES,
+)
+_mutation(
+    "anthropic-tool-input-as-text",
+    "/v1/messages tool_use blocks carry their input as a JSON string, not an object",
+    response=_named_events(_tool_input_as_text),
+    paths=MESSAGES,
+)
+_mutation(
+    "anthropic-stream-loses-last-delta",
+    "/v1/messages streams drop their last text_delta (streamed text != whole answer)",
+    response=_drop_last_text_delta,
+    paths=MESSAGES,
+)
+_mutation(
+    "responses-sequence-from-one",
+    "/v1/responses events are numbered from 1 instead of 0",
+    response=_named_events(_shift_sequence),
+    paths=RESPONSES,
+)
+_mutation(
+    "responses-no-completed-event",
+    "/v1/responses streams end without response.completed",
+    response=_named_events(_drop_event("response.completed")),
+    paths=RESPONSES,
+)
+_mutation(
+    "responses-total-tokens-wrong",
+    "/v1/responses usage.total_tokens leaves out the input tokens",
+    response=_named_events(_responses_total),
+    paths=RESPONSES,
+)
+_mutation(
+    "responses-ignores-max-output-tokens",
+    "/v1/responses ignores max_output_tokens (it never becomes num_predict)",
+    request=_drop_field("max_output_tokens"),
+    paths=RESPONSES,
+)
+_mutation(
+    "responses-arguments-as-object",
+    "/v1/responses function_call items carry arguments as an object, not JSON text",
+    response=_named_events(_arguments_as_object),
+    paths=RESPONSES,
+)
+_mutation(
+    "responses-native-error-envelope",
+    '/v1/responses errors use {"error": "..."} instead of the /v1 envelope',
+    response=_native_error_envelope,
+    paths=RESPONSES,
+)
+_mutation(
+    "responses-status-in-progress",
+    "/v1/responses answers a finished response with status in_progress",
+    response=_named_events(_status("in_progress")),
+    paths=RESPONSES,
+)

@@ -46,6 +46,8 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "openaiEmbeddings": ("POST", "/v1/embeddings"),
     "openaiListModels": ("GET", "/v1/models"),
     "openaiRetrieveModel": ("GET", "/v1/models/{model}"),
+    "openaiResponses": ("POST", "/v1/responses"),
+    "anthropicMessages": ("POST", "/v1/messages"),
 }
 STREAMING = {
     "generate": NDJSON,
@@ -55,9 +57,12 @@ STREAMING = {
     "create": NDJSON,
     "openaiChatCompletions": SSE,
     "openaiCompletions": SSE,
+    "openaiResponses": SSE,
+    "anthropicMessages": SSE,
 }
 INFERENCE = ("generate", "chat", "embed", "embeddings")
 OPENAI = tuple(op for op in OPERATIONS if op.startswith("openai"))
+COMPAT = ("openaiResponses", "anthropicMessages")
 REQUIRED_SCHEMAS = [
     "ModelName",
     "Duration",
@@ -106,6 +111,13 @@ REQUIRED_SCHEMAS = [
     "OpenAIEmbeddingList",
     "OpenAIModelList",
     "OpenAIModel",
+    "AnthropicMessagesRequest",
+    "AnthropicMessage",
+    "AnthropicStreamEvent",
+    "AnthropicError",
+    "ResponsesRequest",
+    "ResponsesResponse",
+    "ResponsesStreamEvent",
 ]
 
 
@@ -225,7 +237,7 @@ def test_every_operation_declares_guard_statuses(spec: Spec, op_id: str) -> None
     statuses = spec.operation(op_id).statuses
     assert "403" in statuses and "405" in statuses
     assert any(s in statuses for s in ("200", "201"))
-    if op_id in INFERENCE or op_id in ("openaiChatCompletions", "openaiCompletions"):
+    if op_id in INFERENCE or op_id in ("openaiChatCompletions", "openaiCompletions", *COMPAT):
         assert "503" in statuses
 
 
@@ -233,6 +245,8 @@ def test_every_operation_declares_guard_statuses(spec: Spec, op_id: str) -> None
 def test_error_bodies_use_the_right_envelope(spec: Spec, op_id: str) -> None:
     op = spec.operation(op_id)
     wanted = "OpenAIError" if op_id in OPENAI else "Error"
+    if op_id == "anthropicMessages":
+        wanted = "AnthropicError"  # Anthropic's own envelope, {"type": "error", "error": {...}}
     for status, response in op.raw["responses"].items():
         if status.startswith(("4", "5")) and JSON in response.get("content", {}):
             ref = response["content"][JSON]["schema"]["$ref"]

@@ -37,6 +37,7 @@ def _default_url() -> str:
 
 def register(subparsers: Any) -> None:
     from load.profiles import PROFILE_NAMES, PROFILES
+    from load.workload import APIS
 
     profiles = "; ".join(f"{name}: {p.description}" for name, p in PROFILES.items())
     parser = subparsers.add_parser(
@@ -72,8 +73,9 @@ def register(subparsers: Any) -> None:
     run.add_argument(
         "--api",
         default="native",
-        choices=("native", "openai"),
-        help="native: NDJSON /api/*; openai: SSE /v1/*",
+        choices=APIS,
+        help="native: NDJSON /api/*; openai: SSE /v1/*; anthropic: /v1/messages; "
+        "responses: /v1/responses (chat and generate only)",
     )
     run.add_argument(
         "--slo", default="", help="goodput objectives, e.g. ttft_p95=500ms,itl_p95=50ms"

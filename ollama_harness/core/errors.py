@@ -28,6 +28,8 @@ _GO_STRUCT = {
     "pull": "PullRequest",
     "push": "PushRequest",
     "delete": "DeleteRequest",
+    "anthropicMessages": "MessagesRequest",
+    "openaiResponses": "ResponsesRequest",
 }
 
 # Go type of the JSON schema type a field declares.
@@ -166,6 +168,12 @@ def _invalid_name_error(operation_id: str, field: str, value: Any) -> ApiError:
 
 def translate_issue(operation_id: str, body: Any, issue: SpecIssue) -> ApiError:
     """The Ollama error for the first spec violation of a request body."""
+    if operation_id == "anthropicMessages":
+        from ollama_harness.core.protocol import anthropic
+
+        worded = anthropic.translate_issue(body, issue)
+        if worded is not None:
+            return worded
     if operation_id.startswith("openai"):
         # The /v1 middleware words a few refusals itself; the rest as the native API.
         from ollama_harness.core.protocol import openai

@@ -14,11 +14,13 @@ import pytest
 
 from conformance.registry import Check, all_checks
 from conformance.runner import run_suite
-from conformance.target import TargetOptions
+from conformance.target import LEVELS, TargetOptions
 from mockserver.mutations import MUTATIONS
 from mockserver.testing import MockServer
 
 SMALL_QUEUE: dict[str, Any] = {"num_parallel": 1, "max_queue": 1, "itl_ms": 1.0}
+# The mock implements every route, the opt-in ones (/v1/messages, /v1/responses) too.
+ALL = LEVELS[-1]
 
 
 def _quick_checks() -> list[Check]:
@@ -36,7 +38,7 @@ def test_the_catalogue_has_at_least_30_described_mutations() -> None:
 def test_the_whole_suite_passes_against_the_correct_mock() -> None:
     started = time.perf_counter()
     with MockServer() as mock, MockServer(mutation=None, **SMALL_QUEUE) as registry:
-        run = run_suite(TargetOptions(url=mock.url, registry=registry.url))
+        run = run_suite(TargetOptions(url=mock.url, registry=registry.url, level=ALL))
     elapsed = time.perf_counter() - started
     bad = [r for r in run.results if r.outcome in ("failed", "error")]
     skipped = [r for r in run.results if r.outcome == "skipped"]
@@ -62,7 +64,7 @@ def test_every_mutation_is_caught_by_a_named_check() -> None:
     # Only checks that pass against the correct mock (same settings) may catch a
     # mutation: a check failing everywhere proves nothing.
     with MockServer(**SMALL_QUEUE) as mock:
-        baseline = run_suite(TargetOptions(url=mock.url), _quick_checks())
+        baseline = run_suite(TargetOptions(url=mock.url, level=ALL), _quick_checks())
     # Failures of the correct mock itself are the previous tests' business; here
     # they only shrink the set of checks allowed to catch.
     broken = [r.check_id for r in baseline.results if r.outcome in ("failed", "error")]
@@ -73,7 +75,9 @@ def test_every_mutation_is_caught_by_a_named_check() -> None:
     started = time.perf_counter()
     for name in MUTATIONS:
         with MockServer(mutation=name, **SMALL_QUEUE) as mock:
-            run = run_suite(TargetOptions(url=mock.url), checks, stop_at_first_failure=True)
+            run = run_suite(
+                TargetOptions(url=mock.url, level=ALL), checks, stop_at_first_failure=True
+            )
         failing = [r for r in run.results if r.outcome in ("failed", "error")]
         if failing:
             caught[name] = f"{failing[0].check_id} ({failing[0].outcome}: {failing[0].reason})"

@@ -354,3 +354,26 @@ def test_cli_exit_status_follows_the_slo(
     printed = json.loads(capsys.readouterr().out)
     assert printed["goodput"]["met"] is True
     assert printed["run"]["generator_cpu_peak_percent"] >= 0
+
+
+@pytest.mark.parametrize(
+    ("api", "endpoint"), [("anthropic", "/v1/messages"), ("responses", "/v1/responses")]
+)
+def test_compat_api_runs_against_the_mock(api: str, endpoint: str, tmp_path: Path) -> None:
+    """--api anthropic / responses: TTFT and ITL from the text deltas, tokens from usage."""
+    testing = pytest.importorskip("mockserver.testing")
+    with testing.MockServer(ttft_ms=50, itl_ms=5, num_parallel=4) as mock:
+        summary = run_profile(
+            mock.url, "steady", tmp_path, duration="2s", users=4, api=api, max_tokens=12
+        )
+    assert summary["requests"]["errors"] == 0 and summary["requests"]["ok"] > 5
+    assert summary["tokens"]["source"] == {"usage": summary["requests"]["ok"]}
+    assert {s["endpoint"] for s in rows(tmp_path)} == {endpoint}
+    assert 50.0 <= summary["latency_ms"]["ttft"]["p50"] < 120.0
+    assert 4.5 <= summary["latency_ms"]["itl"]["p50"] < 12.0
+    assert (tmp_path / "report.html").read_text().count('class="oh-chart"') >= 5
+
+
+def test_compat_api_refuses_an_embed_mix(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no embeddings"):
+        run_profile("http://127.0.0.1:9", "mixed", tmp_path, duration="1s", api="anthropic")

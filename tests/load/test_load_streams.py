@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 import pytest
 
-from load.streams import ResponseRecord, feed_ndjson, feed_sse, read_whole
+from load.streams import (
+    ResponseRecord,
+    feed_anthropic,
+    feed_ndjson,
+    feed_responses,
+    feed_sse,
+    read_whole,
+)
 
 
 def ndjson(obj: dict[str, object]) -> bytes:
@@ -126,3 +135,98 @@ def test_whole_native_and_openai_responses() -> None:
     broken = ResponseRecord()
     read_whole(broken, orjson.dumps({"model": "m"}), "native", "embed", 1.0)
     assert broken.error_kind == "bad_body"
+
+
+def named(obj: dict[str, Any]) -> list[bytes]:
+    return [b"event: " + str(obj["type"]).encode() + b"\n", b"data: " + orjson.dumps(obj) + b"\n"]
+
+
+def test_anthropic_deltas_usage_and_message_stop() -> None:
+    record = ResponseRecord()
+    events: list[tuple[float, dict[str, Any]]] = [
+        (1.0, {"type": "message_start", "message": {"usage": {"input_tokens": 4}}}),
+        (1.1, {"type": "content_block_start", "index": 0, "content_block": {"type": "text"}}),
+        (
+            2.0,
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "text_delta", "text": "Hi"},
+            },
+        ),
+        (
+            2.4,
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "text_delta", "text": "!"},
+            },
+        ),
+        (2.5, {"type": "content_block_stop", "index": 0}),
+        (
+            2.6,
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn"},
+                "usage": {"input_tokens": 4, "output_tokens": 2},
+            },
+        ),
+    ]
+    for now, obj in events:
+        for line in named(obj):
+            feed_anthropic(record, line, now)
+    assert not record.finished
+    for line in named({"type": "message_stop"}):
+        feed_anthropic(record, line, 2.7)
+    assert record.finished and not record.error_kind
+    assert record.first_text_at == 2.0 and record.gaps_ms == [pytest.approx(400.0)]
+    assert (record.output_tokens, record.token_source, record.prompt_tokens) == (2, "usage", 4)
+
+
+def test_anthropic_error_event() -> None:
+    record = ResponseRecord()
+    error = {"type": "error", "error": {"type": "api_error", "message": "boom"}}
+    for line in named(error):
+        feed_anthropic(record, line, 1.0)
+    assert (record.error_kind, record.error) == ("stream_error", "boom")
+
+
+def test_responses_deltas_usage_and_completed() -> None:
+    record = ResponseRecord()
+    usage = {"input_tokens": 3, "output_tokens": 2, "total_tokens": 5}
+    events: list[tuple[float, dict[str, Any]]] = [
+        (1.0, {"type": "response.created", "sequence_number": 0, "response": {"usage": None}}),
+        (1.5, {"type": "response.reasoning_summary_text.delta", "delta": "hm"}),
+        (2.0, {"type": "response.output_text.delta", "delta": "Hi"}),
+        (2.0, {"type": "response.output_text.delta", "delta": ""}),
+        (2.3, {"type": "response.output_text.done", "text": "Hi"}),
+        (2.4, {"type": "response.completed", "response": {"usage": usage}}),
+    ]
+    for now, obj in events:
+        for line in named(obj):
+            feed_responses(record, line, now)
+    assert record.finished and record.first_text_at == 1.5 and record.chunks == 2
+    assert (record.output_tokens, record.token_source, record.prompt_tokens) == (2, "usage", 3)
+    failed = ResponseRecord()
+    for line in named({"type": "error", "sequence_number": 3, "message": "boom"}):
+        feed_responses(failed, line, 1.0)
+    assert (failed.error_kind, failed.error) == ("stream_error", "boom")
+
+
+def test_whole_anthropic_and_responses_answers() -> None:
+    message = ResponseRecord()
+    body = {
+        "type": "message",
+        "content": [{"type": "text", "text": "hi"}],
+        "usage": {"input_tokens": 3, "output_tokens": 1},
+    }
+    read_whole(message, orjson.dumps(body), "anthropic", "chat", 1.0)
+    assert (message.output_tokens, message.prompt_tokens, message.chunks) == (1, 3, 1)
+    response = ResponseRecord()
+    body2 = {
+        "object": "response",
+        "output": [{"type": "message"}],
+        "usage": {"input_tokens": 2, "output_tokens": 4},
+    }
+    read_whole(response, orjson.dumps(body2), "responses", "chat", 1.0)
+    assert (response.output_tokens, response.token_source) == (4, "usage")

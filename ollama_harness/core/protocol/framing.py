@@ -2,7 +2,9 @@
 
 A streamed native answer is one JSON object per line; an error after the status
 line went out becomes the last line, ``{"error": "..."}``. A ``/v1`` stream is
-``data: <json>`` events ended by ``data: [DONE]``.
+``data: <json>`` events ended by ``data: [DONE]``; the Anthropic Messages and OpenAI
+Responses streams name each event (``event: <type>``) and end with their own last
+event.
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ def error_line(message: str) -> bytes:
 
 def sse_event(obj: Any) -> bytes:
     return b"data: " + orjson.dumps(obj) + b"\n\n"
+
+
+def sse_named_event(name: str, obj: Any) -> bytes:
+    """An SSE event with an ``event:`` line, as the Messages and Responses streams send."""
+    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(obj) + b"\n\n"
 
 
 WIRE_STRINGS: tuple[str, ...] = ("[DONE]", NDJSON_TYPE, SSE_TYPE)

@@ -61,3 +61,35 @@ def run_code(code: str, label: str) -> str:
 
 def run_example(name: str) -> str:
     return run_code(PYTHON_EXAMPLES[name], name)
+
+
+def route_sdks_to(base: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Send the ``openai`` and ``anthropic`` SDKs' localhost:11434 traffic to ``base``.
+
+    The SDKs send through ``httpx.Client`` (``httpx2`` in their recent releases): its
+    ``send`` gets the rewritten URL, so the examples' ``base_url`` stays as written.
+    """
+    import importlib
+
+    for module_name in ("httpx", "httpx2"):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        target = module.URL(base)
+        original = module.Client.send
+
+        def send(
+            self: Any,
+            request: Any,
+            *args: Any,
+            _original: Any = original,
+            _target: Any = target,
+            **kwargs: Any,
+        ) -> Any:
+            if request.url.host == "localhost" and request.url.port == 11434:
+                request.url = request.url.copy_with(host=_target.host, port=_target.port)
+                request.headers["host"] = f"{_target.host}:{_target.port}"
+            return _original(self, request, *args, **kwargs)
+
+        monkeypatch.setattr(module.Client, "send", send)
