@@ -340,7 +340,7 @@ def memory(store: Path, question: str, threads: int, kv_per_sequence: int) -> No
 
 
 def kv_bytes_per_sequence(model: Path, num_ctx: int) -> int:
-    from realserver.gguf_info import read_gguf
+    from ollama_harness.realserver.gguf_info import read_gguf
 
     gguf = read_gguf(model)
     heads = int(gguf.arch_key("attention.head_count", 1) or 1)

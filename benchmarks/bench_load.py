@@ -33,8 +33,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.machine import free_port, wait_for_port
-from load import run_profile, run_sweep
-from load.workload import Workload
+from ollama_harness.load import run_profile, run_sweep
+from ollama_harness.load.workload import Workload
 
 BARE_SERVER = textwrap.dedent(
     """
@@ -160,7 +160,7 @@ def read_rows(path: Path) -> list[dict[str, str]]:
 
 
 def accuracy(users: int, seconds: int, work: Path, api: str = "native") -> dict[str, Any]:
-    from mockserver.testing import MockServer
+    from ollama_harness.mockserver.testing import MockServer
 
     with MockServer(ttft_ms=100, itl_ms=10, num_parallel=users) as mock:
         summary = run_profile(

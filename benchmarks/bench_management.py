@@ -30,9 +30,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mockserver.store import RegistryRepo, repo_key
-from mockserver.testing import MockServer
 from ollama_harness.core.names import parse_model_name
+from ollama_harness.mockserver.store import RegistryRepo, repo_key
+from ollama_harness.mockserver.testing import MockServer
 from tests.realserver_mgmt.tiny_gguf import write_tiny_llama
 
 MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -43,7 +43,7 @@ def start_server(root: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     env.update(OLLAMA_MODELS=str(root), OLLAMA_HOST="127.0.0.1:0", OLLAMA_NUM_THREAD="2")
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "realserver.server"],
+            [sys.executable, "-m", "ollama_harness.realserver.server"],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,

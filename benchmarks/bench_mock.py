@@ -74,11 +74,11 @@ def serve(kind: str, port: int) -> None:
     if kind == "bare":
         app = bare_app()
     else:
-        from mockserver.app import create_app
-        from mockserver.settings import MockSettings
+        from ollama_harness.mockserver.app import create_app
+        from ollama_harness.mockserver.settings import MockSettings
 
         app = create_app(MockSettings.model_validate({"port": port, "max_queue": 100_000}))
-        from mockserver.app import freeze_startup_objects
+        from ollama_harness.mockserver.app import freeze_startup_objects
 
         freeze_startup_objects()  # as `ollama-harness mock` does
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)

@@ -61,9 +61,9 @@ from benchmarks.machine import (  # noqa: E402
     free_port,
     steal_percent,
 )
-from realserver.bundled import install  # noqa: E402
-from realserver.engine import use_extra_buffers  # noqa: E402
-from realserver.store import MEDIA_MODEL, MEDIA_SYSTEM, ModelStore  # noqa: E402
+from ollama_harness.realserver.bundled import install  # noqa: E402
+from ollama_harness.realserver.engine import use_extra_buffers  # noqa: E402
+from ollama_harness.realserver.store import MEDIA_MODEL, MEDIA_SYSTEM, ModelStore  # noqa: E402
 
 MODEL = "smollm2:135m"
 QUESTION = "Write a long, detailed essay about the history of the Roman Empire."

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.session import TARGET_KEY
-from conformance.target import Target
+from ollama_harness.conformance.session import TARGET_KEY
+from ollama_harness.conformance.target import Target
 
 
 @pytest.fixture(scope="session")

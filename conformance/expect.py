@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-from conformance.http import Exchange
-from conformance.outcome import CheckFailed, ServerUnreachable, defer, note
+from ollama_harness.conformance.http import Exchange
+from ollama_harness.conformance.outcome import CheckFailed, ServerUnreachable, defer, note
 from ollama_harness.core.spec import JSON, NDJSON, SSE, load_spec
 
 T = TypeVar("T")

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from conformance.outcome import CheckFailed, ServerUnreachable
+from ollama_harness.conformance.outcome import CheckFailed, ServerUnreachable
 
 #: How much of a body a failure quotes.
 EXCERPT_CHARS = 400

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from conformance.target import TargetOptions
+    from ollama_harness.conformance.target import TargetOptions
 
 
 def pytest_addoption(parser: Any) -> None:
@@ -71,7 +71,7 @@ def options_from_config(config: Any) -> TargetOptions | None:
     url = config.getoption("ollama_url", default=None)
     if not url:
         return None
-    from conformance.target import TargetOptions
+    from ollama_harness.conformance.target import TargetOptions
 
     return TargetOptions(
         url=url,
@@ -86,7 +86,7 @@ def options_from_config(config: Any) -> TargetOptions | None:
 def pytest_configure(config: Any) -> None:
     if not config.getoption("ollama_url", default=None):
         return
-    from conformance.session import ConformanceSession
+    from ollama_harness.conformance.session import ConformanceSession
 
     options = options_from_config(config)
     if options is None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.registry import Check, run_check
-from conformance.target import Target
+from ollama_harness.conformance.registry import Check, run_check
+from ollama_harness.conformance.target import Target
 
 
 def run_in_pytest(chk: Check, target: Target, request: pytest.FixtureRequest) -> None:

@@ -21,15 +21,15 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from conformance.outcome import (
+from ollama_harness.conformance.outcome import (
     CheckFailed,
     CheckSkipped,
     ServerUnreachable,
     take_deferred,
     take_notes,
 )
-from conformance.results import SEVERITIES, CheckResult
-from conformance.target import LEVELS, Target
+from ollama_harness.conformance.results import SEVERITIES, CheckResult
+from ollama_harness.conformance.target import LEVELS, Target
 
 CheckFunc = Callable[[Target], None]
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from conformance.results import SEVERITIES, CheckResult, RunResult
+from ollama_harness.conformance.results import SEVERITIES, CheckResult, RunResult
 from ollama_harness.core.spec import load_spec
 
 SYMBOL = {

@@ -11,10 +11,10 @@ import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from conformance.http import server_answers
-from conformance.registry import Check, all_checks, run_check
-from conformance.results import CheckResult, RunResult
-from conformance.target import Target, TargetOptions, discover
+from ollama_harness.conformance.http import server_answers
+from ollama_harness.conformance.registry import Check, all_checks, run_check
+from ollama_harness.conformance.results import CheckResult, RunResult
+from ollama_harness.conformance.target import Target, TargetOptions, discover
 from ollama_harness.core.spec import load_spec
 
 
@@ -22,7 +22,7 @@ def run_suite(
     options: TargetOptions,
     checks: Iterable[Check] | None = None,
     *,
-    command: str = "conformance.runner.run_suite",
+    command: str = "ollama_harness.conformance.runner.run_suite",
     stop_at_first_failure: bool = False,
     target: Target | None = None,
     strict: bool = False,

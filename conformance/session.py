@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 
-from conformance.http import server_answers
-from conformance.report import root_causes, score_lines, write_reports
-from conformance.results import CheckResult, RunResult
-from conformance.target import Target, TargetOptions, discover
+from ollama_harness.conformance.http import server_answers
+from ollama_harness.conformance.report import root_causes, score_lines, write_reports
+from ollama_harness.conformance.results import CheckResult, RunResult
+from ollama_harness.conformance.target import Target, TargetOptions, discover
 from ollama_harness.core.spec import load_spec
 
 TARGET_KEY = pytest.StashKey[Target]()

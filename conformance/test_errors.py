@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.pytest_bridge import run_in_pytest
-from conformance.registry import Check, all_checks
-from conformance.target import Target
+from ollama_harness.conformance.pytest_bridge import run_in_pytest
+from ollama_harness.conformance.registry import Check, all_checks
+from ollama_harness.conformance.target import Target
 
 
 @pytest.mark.parametrize("check", all_checks("errors"), ids=str)

@@ -12,20 +12,26 @@ the runs themselves happen in a Locust process, see :mod:`load.runner`):
 ``load/locustfile.py`` is the Locust entry point for people who run Locust directly.
 """
 
-from load.compare import Comparison, compare
-from load.htmlreport import (
+from ollama_harness.load.compare import Comparison, compare
+from ollama_harness.load.htmlreport import (
     render_load_fragment,
     render_load_html,
     render_sweep_fragment,
     render_sweep_html,
 )
-from load.metrics import key_figures, summarize
-from load.options import RunOptions
-from load.profiles import PROFILE_NAMES, PROFILES
-from load.reportfiles import ReportError, is_load_run, load_summary, write_run
-from load.runner import Distribution, LoadRunError, run_locust, run_profile, run_sweep
-from load.samples import Sample, SampleStore
-from load.slo import parse_slo
+from ollama_harness.load.metrics import key_figures, summarize
+from ollama_harness.load.options import RunOptions
+from ollama_harness.load.profiles import PROFILE_NAMES, PROFILES
+from ollama_harness.load.reportfiles import ReportError, is_load_run, load_summary, write_run
+from ollama_harness.load.runner import (
+    Distribution,
+    LoadRunError,
+    run_locust,
+    run_profile,
+    run_sweep,
+)
+from ollama_harness.load.samples import Sample, SampleStore
+from ollama_harness.load.slo import parse_slo
 
 __all__ = [
     "PROFILES",

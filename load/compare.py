@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from load.metrics import figure
+from ollama_harness.load.metrics import figure
 
 THROUGHPUT_FIGURES: tuple[str, ...] = (
     "throughput.requests_per_s",

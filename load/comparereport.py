@@ -6,9 +6,14 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from load.compare import Comparison, compare
-from load.htmlreport import STYLE, render_load_fragment, render_page, render_sweep_fragment
-from load.metrics import figure
+from ollama_harness.load.compare import Comparison, compare
+from ollama_harness.load.htmlreport import (
+    STYLE,
+    render_load_fragment,
+    render_page,
+    render_sweep_fragment,
+)
+from ollama_harness.load.metrics import figure
 
 #: Figures of the side-by-side table: (label, dotted path in the summary).
 FIGURES: tuple[tuple[str, str], ...] = (

@@ -12,7 +12,7 @@ import time
 from html import escape
 from typing import Any
 
-from load.charts import Marker, Series, curve_chart, histogram_chart, line_chart
+from ollama_harness.load.charts import Marker, Series, curve_chart, histogram_chart, line_chart
 
 STYLE = """
 .oh-load{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#111}

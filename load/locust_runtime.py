@@ -25,14 +25,14 @@ import gevent
 from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 
-from load.arrivals import ArrivalSchedule
-from load.metrics import summarize
-from load.options import RunOptions, add_locust_arguments
-from load.percentiles import percentile
-from load.profiles import get_profile
-from load.reportfiles import write_run
-from load.samples import Sample, SampleStore, epoch_of
-from load.workload import Workload
+from ollama_harness.load.arrivals import ArrivalSchedule
+from ollama_harness.load.metrics import summarize
+from ollama_harness.load.options import RunOptions, add_locust_arguments
+from ollama_harness.load.percentiles import percentile
+from ollama_harness.load.profiles import get_profile
+from ollama_harness.load.reportfiles import write_run
+from ollama_harness.load.samples import Sample, SampleStore, epoch_of
+from ollama_harness.load.workload import Workload
 
 MESSAGE = "ollama_samples"
 FLUSH_INTERVAL_S = 0.5

@@ -12,10 +12,10 @@ from typing import Any
 
 from locust import LoadTestShape
 
-from load.locust_runtime import STATE
-from load.locust_users import USER_CLASSES
-from load.options import RunOptions
-from load.profiles import INSTANT, Stage, stage_at
+from ollama_harness.load.locust_runtime import STATE
+from ollama_harness.load.locust_users import USER_CLASSES
+from ollama_harness.load.options import RunOptions
+from ollama_harness.load.profiles import INSTANT, Stage, stage_at
 
 
 class ProfileShape(LoadTestShape):

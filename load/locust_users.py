@@ -20,9 +20,9 @@ from geventhttpclient import HTTPClient
 from geventhttpclient.response import HTTPConnectionClosed
 from locust import FastHttpUser, constant, task
 
-from load.locust_runtime import STATE, RunState
-from load.samples import Sample, epoch_of
-from load.streams import (
+from ollama_harness.load.locust_runtime import STATE, RunState
+from ollama_harness.load.samples import Sample, epoch_of
+from ollama_harness.load.streams import (
     ResponseRecord,
     feed_anthropic,
     feed_ndjson,
@@ -30,7 +30,7 @@ from load.streams import (
     feed_sse,
     read_whole,
 )
-from load.workload import PreparedRequest, Workload
+from ollama_harness.load.workload import PreparedRequest, Workload
 
 
 class RequestError(Exception):

@@ -8,9 +8,9 @@ Run it with ``--processes 4``, or ``--master`` / ``--worker`` across machines,
 exactly as any Locust test.
 """
 
-from load.locust_runtime import install
-from load.locust_shape import ProfileShape
-from load.locust_users import AnthropicUser, NativeUser, OpenAIUser, ResponsesUser
+from ollama_harness.load.locust_runtime import install
+from ollama_harness.load.locust_shape import ProfileShape
+from ollama_harness.load.locust_users import AnthropicUser, NativeUser, OpenAIUser, ResponsesUser
 
 install()
 

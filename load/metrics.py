@@ -12,9 +12,9 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from load.percentiles import describe, histogram, percentile
-from load.samples import Sample
-from load.slo import Objective
+from ollama_harness.load.percentiles import describe, histogram, percentile
+from ollama_harness.load.samples import Sample
+from ollama_harness.load.slo import Objective
 
 SUMMARY_SCHEMA = "ollama-harness/load-summary/1"
 #: Latency metrics in the summary: name -> how one sample contributes values.

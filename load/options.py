@@ -11,9 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from load.profiles import PROFILE_NAMES, ProfileError, Stage, get_profile, parse_stages
-from load.slo import Objective, parse_slo
-from load.workload import APIS, CHAT_ONLY, parse_mix
+from ollama_harness.load.profiles import (
+    PROFILE_NAMES,
+    ProfileError,
+    Stage,
+    get_profile,
+    parse_stages,
+)
+from ollama_harness.load.slo import Objective, parse_slo
+from ollama_harness.load.workload import APIS, CHAT_ONLY, parse_mix
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from load.htmlreport import render_load_html, render_sweep_html
-from load.metrics import SUMMARY_SCHEMA
-from load.samples import Sample, write_csv
-from load.sweep import SWEEP_SCHEMA
+from ollama_harness.load.htmlreport import render_load_html, render_sweep_html
+from ollama_harness.load.metrics import SUMMARY_SCHEMA
+from ollama_harness.load.samples import Sample, write_csv
+from ollama_harness.load.sweep import SWEEP_SCHEMA
 
 SUMMARY_FILE = "summary.json"
 SAMPLES_FILE = "samples.csv"

@@ -20,9 +20,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from load.options import RunOptions
-from load.reportfiles import SUMMARY_FILE, load_summary, write_sweep
-from load.sweep import analyse, sweep_point
+from ollama_harness.load.options import RunOptions
+from ollama_harness.load.reportfiles import SUMMARY_FILE, load_summary, write_sweep
+from ollama_harness.load.sweep import analyse, sweep_point
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 #: Seconds beyond duration + drain a headless run may take before it is killed.

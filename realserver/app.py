@@ -21,14 +21,14 @@ from ollama_harness.core.errors import ApiError, openai_error
 from ollama_harness.core.protocol import messages
 from ollama_harness.core.protocol.origins import GuardMiddleware, RequestGuard
 from ollama_harness.core.spec import load_spec
-from realserver import engine, native_inference, native_models, openai_compat
-from realserver.catalog import ModelCatalog
-from realserver.http import JSONResponse, error_response
-from realserver.management_routes import management_routes
-from realserver.scheduler import Scheduler
-from realserver.settings import RealServerSettings
-from realserver.state import ServerState
-from realserver.store import ModelStore
+from ollama_harness.realserver import engine, native_inference, native_models, openai_compat
+from ollama_harness.realserver.catalog import ModelCatalog
+from ollama_harness.realserver.http import JSONResponse, error_response
+from ollama_harness.realserver.management_routes import management_routes
+from ollama_harness.realserver.scheduler import Scheduler
+from ollama_harness.realserver.settings import RealServerSettings
+from ollama_harness.realserver.state import ServerState
+from ollama_harness.realserver.store import ModelStore
 
 log = logging.getLogger("realserver")
 

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 
 from ollama_harness.core.errors import ApiError
 from ollama_harness.core.names import ModelName
-from realserver import store as st
+from ollama_harness.realserver import store as st
 
 _BATCH = 1 << 20
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ollama_harness.core.names import parse_model_name
-from realserver import store as st
-from realserver.gguf_info import read_gguf
-from realserver.prompt import from_chat_template
+from ollama_harness.realserver import store as st
+from ollama_harness.realserver.gguf_info import read_gguf
+from ollama_harness.realserver.prompt import from_chat_template
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,10 @@ from typing import Any
 
 from ollama_harness.core.modelfile import Modelfile, parameters_text, render_modelfile
 from ollama_harness.core.names import ModelName
-from realserver import store as st
-from realserver.gguf_info import GGUFInfo, read_gguf
-from realserver.gotemplate import Template, TemplateError
-from realserver.prompt import from_chat_template
+from ollama_harness.realserver import store as st
+from ollama_harness.realserver.gguf_info import GGUFInfo, read_gguf
+from ollama_harness.realserver.gotemplate import Template, TemplateError
+from ollama_harness.realserver.prompt import from_chat_template
 
 
 @dataclass

@@ -40,12 +40,12 @@ from ollama_harness.core.errors import ApiError
 from ollama_harness.core.modelfile import MISSING_FROM, ModelfileError, parse_modelfile
 from ollama_harness.core.names import ModelName, ModelNameError, parse_model_name
 from ollama_harness.core.protocol import messages, progress
-from realserver import store as st
-from realserver.blobs import LayerPins, parse_digest, release_pins, replace_manifest
-from realserver.gguf_info import GGUFError, GGUFInfo, read_gguf
-from realserver.gotemplate import Template, TemplateError
-from realserver.quantize import SOURCE_TYPES, QuantizeError, QuantizeJob, target_type
-from realserver.registry_client import PullContext, RegistryError, pull_model
+from ollama_harness.realserver import store as st
+from ollama_harness.realserver.blobs import LayerPins, parse_digest, release_pins, replace_manifest
+from ollama_harness.realserver.gguf_info import GGUFError, GGUFInfo, read_gguf
+from ollama_harness.realserver.gotemplate import Template, TemplateError
+from ollama_harness.realserver.quantize import SOURCE_TYPES, QuantizeError, QuantizeJob, target_type
+from ollama_harness.realserver.registry_client import PullContext, RegistryError, pull_model
 
 QUANTIZE_INTERVAL = 0.25
 _MODELFILE_LIMIT = 1 << 20

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from realserver.engine import (
+from ollama_harness.realserver.engine import (
     GenerationCancelledError,
     GenerationResult,
     StopMatcher,
@@ -34,10 +34,10 @@ from realserver.engine import (
     context_params,
     lower_this_thread,
 )
-from realserver.options import SamplingOptions
+from ollama_harness.realserver.options import SamplingOptions
 
 if TYPE_CHECKING:
-    from realserver.engine import LoadedModel
+    from ollama_harness.realserver.engine import LoadedModel
 
 T = TypeVar("T")
 Emit = Callable[[str, list[dict[str, Any]]], None]

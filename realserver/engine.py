@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from realserver.options import LoadOptions, SamplingOptions
+from ollama_harness.realserver.options import LoadOptions, SamplingOptions
 
 
 class GenerationCancelledError(Exception):
@@ -199,7 +199,7 @@ class LoadedModel:
 
         from llama_cpp import _logger
 
-        from realserver.decode_loop import DecodeLoop
+        from ollama_harness.realserver.decode_loop import DecodeLoop
 
         # llama.cpp logs every context's set-up to stderr unless told otherwise
         # (llama-cpp-python's Llama does this for its verbose=False).

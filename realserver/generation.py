@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ollama_harness.core.errors import ApiError
-from realserver.decode_loop import GenerationRequest
-from realserver.engine import GenerationCancelledError, GenerationResult, LoadedModel
-from realserver.options import SamplingOptions
-from realserver.scheduler import Lease, Scheduler
+from ollama_harness.realserver.decode_loop import GenerationRequest
+from ollama_harness.realserver.engine import GenerationCancelledError, GenerationResult, LoadedModel
+from ollama_harness.realserver.options import SamplingOptions
+from ollama_harness.realserver.scheduler import Lease, Scheduler
 
 _DONE = object()
 

@@ -22,21 +22,21 @@ from ollama_harness.core.durations import DurationError, parse_keep_alive
 from ollama_harness.core.errors import ApiError
 from ollama_harness.core.protocol import messages as wording
 from ollama_harness.core.protocol.metrics import Metrics
-from realserver import options as opts
-from realserver.catalog import ModelRecord
-from realserver.engine import (
+from ollama_harness.realserver import options as opts
+from ollama_harness.realserver.catalog import ModelRecord
+from ollama_harness.realserver.engine import (
     ContextLengthError,
     GenerationCancelledError,
     GenerationResult,
     LoadedModel,
     normalize,
 )
-from realserver.generation import GenerationJob, Piece, grammar_for
-from realserver.gotemplate import Template
-from realserver.http import StreamResponse, watch_disconnect
-from realserver.prompt import Message, Tool, render_jinja, render_messages
-from realserver.scheduler import Lease
-from realserver.state import ServerState
+from ollama_harness.realserver.generation import GenerationJob, Piece, grammar_for
+from ollama_harness.realserver.gotemplate import Template
+from ollama_harness.realserver.http import StreamResponse, watch_disconnect
+from ollama_harness.realserver.prompt import Message, Tool, render_jinja, render_messages
+from ollama_harness.realserver.scheduler import Lease
+from ollama_harness.realserver.state import ServerState
 
 __all__ = [
     "Generation",

@@ -27,17 +27,30 @@ from starlette.routing import Route
 from ollama_harness.core.errors import ApiError
 from ollama_harness.core.names import ModelName, ModelNameError, parse_model_name
 from ollama_harness.core.protocol import messages, progress
-from realserver.blobs import (
+from ollama_harness.realserver.blobs import (
     LayerPins,
     parse_digest,
     receive_blob,
     remove_layers,
     replace_manifest,
 )
-from realserver.create import CreateContext, build_request, create_model
-from realserver.http import NDJSON, JSONResponse, StreamResponse, dumps, error_response, read_body
-from realserver.registry_client import Downloads, PullContext, RegistryError, pull_model, push_model
-from realserver.state import ServerState
+from ollama_harness.realserver.create import CreateContext, build_request, create_model
+from ollama_harness.realserver.http import (
+    NDJSON,
+    JSONResponse,
+    StreamResponse,
+    dumps,
+    error_response,
+    read_body,
+)
+from ollama_harness.realserver.registry_client import (
+    Downloads,
+    PullContext,
+    RegistryError,
+    pull_model,
+    push_model,
+)
+from ollama_harness.realserver.state import ServerState
 
 log = logging.getLogger("realserver.management")
 

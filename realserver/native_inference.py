@@ -21,11 +21,11 @@ from starlette.responses import Response
 from ollama_harness.core.errors import ApiError
 from ollama_harness.core.protocol import checks, framing, native
 from ollama_harness.core.protocol import messages as wording
-from realserver.catalog import ModelRecord
-from realserver.engine import GenerationResult, LoadedModel, normalize
-from realserver.gotemplate import Template, TemplateError
-from realserver.http import NDJSON, JSONResponse, dumps, now_rfc3339, read_body
-from realserver.inference import (
+from ollama_harness.realserver.catalog import ModelRecord
+from ollama_harness.realserver.engine import GenerationResult, LoadedModel, normalize
+from ollama_harness.realserver.gotemplate import Template, TemplateError
+from ollama_harness.realserver.http import NDJSON, JSONResponse, dumps, now_rfc3339, read_body
+from ollama_harness.realserver.inference import (
     answer_once,
     conversation_prompt,
     embed_texts,
@@ -39,7 +39,7 @@ from realserver.inference import (
     stream,
     top_logprobs_of,
 )
-from realserver.prompt import (
+from ollama_harness.realserver.prompt import (
     Message,
     ToolCall,
     message_from_json,
@@ -47,8 +47,8 @@ from realserver.prompt import (
     render_suffix,
     tool_from_json,
 )
-from realserver.state import ServerState
-from realserver.toolcalls import ToolCallParser, tool_call_prefix
+from ollama_harness.realserver.state import ServerState
+from ollama_harness.realserver.toolcalls import ToolCallParser, tool_call_prefix
 
 
 def error_line(exc: Exception) -> bytes:

@@ -10,9 +10,9 @@ from starlette.responses import PlainTextResponse, Response
 
 from ollama_harness.core.errors import ApiError
 from ollama_harness.core.protocol import messages
-from realserver.catalog import ModelRecord
-from realserver.http import JSONResponse, read_body, timestamp
-from realserver.state import ServerState
+from ollama_harness.realserver.catalog import ModelRecord
+from ollama_harness.realserver.http import JSONResponse, read_body, timestamp
+from ollama_harness.realserver.state import ServerState
 
 #: The Ollama API level this server implements (clients gate features on it).
 OLLAMA_VERSION = "0.12.10"

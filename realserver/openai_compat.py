@@ -22,10 +22,10 @@ from starlette.responses import Response
 from ollama_harness.core.errors import ApiError, decode_body, request_error
 from ollama_harness.core.names import ModelNameError, parse_model_name
 from ollama_harness.core.protocol import checks, messages, openai
-from realserver.engine import GenerationResult
-from realserver.gotemplate import TemplateError
-from realserver.http import SSE, JSONResponse
-from realserver.inference import (
+from ollama_harness.realserver.engine import GenerationResult
+from ollama_harness.realserver.gotemplate import TemplateError
+from ollama_harness.realserver.http import SSE, JSONResponse
+from ollama_harness.realserver.inference import (
     answer_once,
     conversation_prompt,
     embed_texts,
@@ -34,9 +34,14 @@ from realserver.inference import (
     start,
     stream,
 )
-from realserver.prompt import Message, message_from_json, render_suffix, tool_from_json
-from realserver.state import ServerState
-from realserver.toolcalls import ToolCallParser, tool_call_prefix
+from ollama_harness.realserver.prompt import (
+    Message,
+    message_from_json,
+    render_suffix,
+    tool_from_json,
+)
+from ollama_harness.realserver.state import ServerState
+from ollama_harness.realserver.toolcalls import ToolCallParser, tool_call_prefix
 
 
 def _body(raw: bytes, operation_id: str, state: ServerState) -> dict[str, Any]:
@@ -222,7 +227,7 @@ async def embeddings(request: Request) -> Response:
     vectors, count, _ = await embed_texts(state, record, {}, texts, truncate=True, normalized=True)
     dimensions = body.get("dimensions")
     if isinstance(dimensions, int) and dimensions > 0:
-        from realserver.engine import normalize
+        from ollama_harness.realserver.engine import normalize
 
         vectors = [normalize(v[:dimensions]) for v in vectors]
     return JSONResponse(openai.embedding_list(model, vectors, count, body.get("encoding_format")))

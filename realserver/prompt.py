@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from realserver.gotemplate import Template
+from ollama_harness.realserver.gotemplate import Template
 
 # ChatML with tools, the Go template Ollama ships for ChatML models such as
 # smollm2 and qwen2.5. Used when a GGUF's Jinja template is ChatML.

@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from realserver import store as st
+from ollama_harness.realserver import store as st
 
 # Ollama's ParseFileType names (case-insensitive) -> llama.cpp's LLAMA_FTYPE_MOSTLY_*.
 QUANT_TYPES = {

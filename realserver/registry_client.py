@@ -43,8 +43,8 @@ import httpx
 
 from ollama_harness.core.names import DEFAULT_HOST, ModelName
 from ollama_harness.core.protocol import progress
-from realserver import store as st
-from realserver.blobs import LayerPins, release_pins, replace_manifest
+from ollama_harness.realserver import store as st
+from ollama_harness.realserver.blobs import LayerPins, release_pins, replace_manifest
 
 MANIFEST_ACCEPT = st.MANIFEST_MEDIA_TYPE
 PROGRESS_INTERVAL = 0.1  # seconds between progress lines of one layer

@@ -29,9 +29,9 @@ from typing import Any, TypeVar
 
 from ollama_harness.core.errors import ApiError
 from ollama_harness.core.protocol import messages
-from realserver.catalog import ModelRecord
-from realserver.engine import LoadedModel, gpu_offload_supported
-from realserver.options import LoadOptions
+from ollama_harness.realserver.catalog import ModelRecord
+from ollama_harness.realserver.engine import LoadedModel, gpu_offload_supported
+from ollama_harness.realserver.options import LoadOptions
 
 BUSY = messages.BUSY
 FOREVER = datetime(2318, 1, 1, tzinfo=UTC)  # what Ollama shows for keep_alive < 0

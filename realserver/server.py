@@ -7,8 +7,8 @@ import sys
 
 import uvicorn
 
-from realserver.app import create_app
-from realserver.settings import RealServerSettings
+from ollama_harness.realserver.app import create_app
+from ollama_harness.realserver.settings import RealServerSettings
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

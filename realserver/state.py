@@ -10,10 +10,10 @@ from ollama_harness.core.errors import ApiError
 from ollama_harness.core.names import ModelNameError, parse_model_name
 from ollama_harness.core.protocol import messages
 from ollama_harness.core.spec import Spec
-from realserver.catalog import ModelCatalog, ModelRecord
-from realserver.scheduler import Scheduler
-from realserver.settings import RealServerSettings
-from realserver.store import ModelStore
+from ollama_harness.realserver.catalog import ModelCatalog, ModelRecord
+from ollama_harness.realserver.scheduler import Scheduler
+from ollama_harness.realserver.settings import RealServerSettings
+from ollama_harness.realserver.store import ModelStore
 
 
 @dataclass

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from realserver.prompt import JSONObject, ToolCall, ToolCallFunction
+from ollama_harness.realserver.prompt import JSONObject, ToolCall, ToolCallFunction
 
 _DECODER = json.JSONDecoder()
 

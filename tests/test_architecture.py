@@ -1,10 +1,11 @@
 """Keep the import rules of ARCHITECTURE.md true.
 
 Layers are packages: ``ollama_harness.core`` is the core, the servers and clients
-are the top-level packages ``mockserver``, ``realserver``, ``conformance`` and
-``load``, and the rest of ``ollama_harness`` (the CLI, ``commands``, ``demo``) is the
-application layer. An import is judged by the package it names, so a new module
-inherits its package's rules without being listed here.
+are ``ollama_harness.mockserver``, ``.realserver``, ``.conformance`` and ``.load``
+(the repository's top-level folders of those names), and the rest of
+``ollama_harness`` (the CLI, ``commands``, ``demo``) is the application layer. An
+import is judged by the package it names, so a new module inherits its package's
+rules without being listed here.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT_PACKAGES = ("ollama_harness", "mockserver", "realserver", "conformance", "load")
+# The four folders installed as subpackages of ollama_harness (see ARCHITECTURE.md).
+SUBPACKAGE_FOLDERS = ("mockserver", "realserver", "conformance", "load")
 CORE_PACKAGE = "ollama_harness.core"
 
 # layer -> the layers it may import
@@ -37,16 +39,22 @@ def layer_of(module: str) -> str | None:
     """The layer of a dotted module name, or None for the standard library and third parties."""
     if _within(module, CORE_PACKAGE):
         return "core"
+    for folder in SUBPACKAGE_FOLDERS:
+        if _within(module, f"ollama_harness.{folder}"):
+            return folder
     if _within(module, "ollama_harness"):
         return "app"
-    top = module.split(".", maxsplit=1)[0]
-    return top if top in PROJECT_PACKAGES else None
+    if module.split(".", maxsplit=1)[0] in SUBPACKAGE_FOLDERS:
+        return "uninstalled"  # a bare `import load`: no such package outside a checkout
+    return None
 
 
 def module_name(path: Path, root: Path = ROOT) -> str:
     parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
+    if parts[0] in SUBPACKAGE_FOLDERS:
+        parts.insert(0, "ollama_harness")
     return ".".join(parts)
 
 
@@ -84,15 +92,27 @@ def violations_in(path: Path, root: Path = ROOT) -> list[str]:
 
 
 def project_modules(root: Path = ROOT) -> list[Path]:
-    files: list[Path] = []
-    for top in PROJECT_PACKAGES:
-        files.extend(sorted((root / top).rglob("*.py")))
+    # The symbolic links ollama_harness/<folder> are skipped: the folders are walked once.
+    files = [p for p in sorted((root / "ollama_harness").rglob("*.py")) if not _linked(p, root)]
+    for folder in SUBPACKAGE_FOLDERS:
+        files.extend(sorted((root / folder).rglob("*.py")))
     return files
+
+
+def _linked(path: Path, root: Path) -> bool:
+    parts = path.relative_to(root).parts
+    return len(parts) > 2 and parts[1] in SUBPACKAGE_FOLDERS
 
 
 def test_there_are_modules_to_check() -> None:
     layers = {layer_of(module_name(p)) for p in project_modules()}
     assert layers == set(ALLOWED)
+
+
+@pytest.mark.parametrize("folder", SUBPACKAGE_FOLDERS)
+def test_each_folder_is_a_subpackage_of_ollama_harness(folder: str) -> None:
+    link = ROOT / "ollama_harness" / folder
+    assert link.is_symlink() and link.resolve() == (ROOT / folder).resolve()
 
 
 @pytest.mark.parametrize("path", project_modules(), ids=lambda p: str(p.relative_to(ROOT)))
@@ -103,10 +123,15 @@ def test_imports_follow_the_layers(path: Path) -> None:
 @pytest.mark.parametrize(
     ("where", "source", "expected"),
     [
-        ("conformance/checks/planted.py", "from mockserver.app import build_app\n", "conformance"),
-        ("mockserver/planted.py", "import realserver.engine\n", "mockserver"),
+        (
+            "conformance/checks/planted.py",
+            "from ollama_harness.mockserver.app import build_app\n",
+            "conformance",
+        ),
+        ("mockserver/planted.py", "import ollama_harness.realserver.engine\n", "mockserver"),
         ("ollama_harness/core/planted.py", "from ollama_harness import cli\n", "core"),
         ("ollama_harness/core/planted.py", "from ..commands import check\n", "core"),
+        ("load/planted.py", "from ..conformance.report import write_reports\n", "load"),
         ("load/planted.py", "from conformance.report import write_reports\n", "load"),
     ],
 )
@@ -126,7 +151,8 @@ def test_allowed_imports_are_not_flagged(tmp_path: Path) -> None:
     planted = tmp_path / "realserver" / "fine.py"
     planted.parent.mkdir(parents=True)
     planted.write_text(
-        "import json\nfrom ollama_harness.core.spec import load_spec\nfrom . import engine\n",
+        "import json\nfrom ollama_harness.core.spec import load_spec\nfrom . import engine\n"
+        "from ollama_harness.realserver.store import ModelStore\n",
         encoding="utf-8",
     )
     assert violations_in(planted, tmp_path) == []

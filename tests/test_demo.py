@@ -59,7 +59,7 @@ def test_the_demo_keeps_out_of_a_real_ollama_model_store(
 ) -> None:
     from types import SimpleNamespace
 
-    import realserver.bundled
+    from ollama_harness.realserver import bundled
 
     home = tmp_path / "home"
     monkeypatch.setenv("HOME", str(home))
@@ -73,7 +73,7 @@ def test_the_demo_keeps_out_of_a_real_ollama_model_store(
         (root / "blobs").mkdir(parents=True, exist_ok=True)
         return SimpleNamespace(name=SimpleNamespace(display="smollm2:135m"))
 
-    monkeypatch.setattr(realserver.bundled, "install", install)
+    monkeypatch.setattr(bundled, "install", install)
     demo.install_bundled_model(DemoOptions())
     command = demo._server_command("reference", 1234, DemoOptions())
     own = tmp_path / "cache" / "ollama-harness" / "models"
@@ -83,7 +83,7 @@ def test_the_demo_keeps_out_of_a_real_ollama_model_store(
     # OLLAMA_MODELS, when set, is the user's choice; serve keeps Ollama's default.
     monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "chosen"))
     assert demo.demo_models_dir(DemoOptions()) == tmp_path / "chosen"
-    from realserver.settings import RealServerSettings
+    from ollama_harness.realserver.settings import RealServerSettings
 
     monkeypatch.delenv("OLLAMA_MODELS")
     assert RealServerSettings().models.parts[-2:] == (".ollama", "models")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conformance import expect
-from conformance.http import Exchange
+from ollama_harness.conformance import expect
+from ollama_harness.conformance.http import Exchange
 from ollama_harness.core.spec import SSE, load_spec
 
 

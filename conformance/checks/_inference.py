@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from conformance import expect
-from conformance.http import Exchange
-from conformance.target import Target
+from ollama_harness.conformance import expect
+from ollama_harness.conformance.http import Exchange
+from ollama_harness.conformance.target import Target
 
 PROMPT = "Write one short sentence about the sea."
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from conformance import expect
-from conformance.outcome import defer
-from conformance.registry import check
-from conformance.target import Target
+from ollama_harness.conformance import expect
+from ollama_harness.conformance.outcome import defer
+from ollama_harness.conformance.registry import check
+from ollama_harness.conformance.target import Target
 from ollama_harness.core.names import is_valid_model_name
 
 

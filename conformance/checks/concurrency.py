@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from conformance import expect
-from conformance.checks._inference import GENERATE
-from conformance.http import Exchange
-from conformance.outcome import CheckSkipped, ServerUnreachable
-from conformance.registry import check
-from conformance.target import Target
+from ollama_harness.conformance import expect
+from ollama_harness.conformance.checks._inference import GENERATE
+from ollama_harness.conformance.http import Exchange
+from ollama_harness.conformance.outcome import CheckSkipped, ServerUnreachable
+from ollama_harness.conformance.registry import check
+from ollama_harness.conformance.target import Target
 
 BUSY = "server busy, please try again.  maximum pending requests exceeded"
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from conformance import expect
-from conformance.checks._inference import CHAT, GENERATE, Api
-from conformance.outcome import CheckSkipped
-from conformance.registry import check
-from conformance.target import Target
+from ollama_harness.conformance import expect
+from ollama_harness.conformance.checks._inference import CHAT, GENERATE, Api
+from ollama_harness.conformance.outcome import CheckSkipped
+from ollama_harness.conformance.registry import check
+from ollama_harness.conformance.target import Target
 from ollama_harness.core.errors import ApiError, decode_body, request_error
 from ollama_harness.core.names import parse_model_name
 from ollama_harness.core.spec import load_spec

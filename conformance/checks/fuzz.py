@@ -14,9 +14,9 @@ import copy
 import json
 from typing import Any
 
-from conformance.outcome import CheckFailed
-from conformance.registry import check
-from conformance.target import Target
+from ollama_harness.conformance.outcome import CheckFailed
+from ollama_harness.conformance.registry import check
+from ollama_harness.conformance.target import Target
 from ollama_harness.core.spec import NDJSON, SSE, load_spec
 
 SAFE_OPERATIONS = (

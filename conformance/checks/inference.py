@@ -18,11 +18,18 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from conformance import expect
-from conformance.checks._inference import CHAT, GENERATE, Api, complete, content_lines, streamed
-from conformance.outcome import CheckSkipped
-from conformance.registry import check
-from conformance.target import Target, model_key
+from ollama_harness.conformance import expect
+from ollama_harness.conformance.checks._inference import (
+    CHAT,
+    GENERATE,
+    Api,
+    complete,
+    content_lines,
+    streamed,
+)
+from ollama_harness.conformance.outcome import CheckSkipped
+from ollama_harness.conformance.registry import check
+from ollama_harness.conformance.target import Target, model_key
 
 DONE_REASONS = {"stop", "length", "load", "unload"}
 # A 1x1 transparent PNG: the smallest image a vision model accepts.

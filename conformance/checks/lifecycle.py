@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from conformance import expect
-from conformance.outcome import CheckSkipped
-from conformance.registry import check
-from conformance.target import Target, model_key
+from ollama_harness.conformance import expect
+from ollama_harness.conformance.outcome import CheckSkipped
+from ollama_harness.conformance.registry import check
+from ollama_harness.conformance.target import Target, model_key
 
 SYSTEM = "You are the conformance suite's test model."
 TEMPLATE = "{{ .System }} {{ .Prompt }}"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from conformance import expect
-from conformance.registry import check
-from conformance.target import Target
+from ollama_harness.conformance import expect
+from ollama_harness.conformance.registry import check
+from ollama_harness.conformance.target import Target
 
 
 def _chat_body(model: str, **extra: Any) -> dict[str, Any]:

@@ -18,12 +18,12 @@ from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 
-from conformance import expect
-from conformance.http import Exchange
-from conformance.outcome import CheckFailed, CheckSkipped
-from conformance.registry import check
-from conformance.strategies import invalid_request_strategy, request_strategy
-from conformance.target import Target
+from ollama_harness.conformance import expect
+from ollama_harness.conformance.http import Exchange
+from ollama_harness.conformance.outcome import CheckFailed, CheckSkipped
+from ollama_harness.conformance.registry import check
+from ollama_harness.conformance.strategies import invalid_request_strategy, request_strategy
+from ollama_harness.conformance.target import Target
 from ollama_harness.core.spec import NDJSON, SSE, load_spec
 
 _SAMPLING = ("temperature", "top_k", "top_p", "min_p", "seed", "stop", "repeat_penalty")

@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conformance import expect
-from conformance.checks._events import named_events
-from conformance.http import Exchange
-from conformance.registry import check
-from conformance.target import Target
+from ollama_harness.conformance import expect
+from ollama_harness.conformance.checks._events import named_events
+from ollama_harness.conformance.http import Exchange
+from ollama_harness.conformance.registry import check
+from ollama_harness.conformance.target import Target
 
 OP = "openaiResponses"
 LEVEL = "compat"

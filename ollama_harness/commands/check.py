@@ -2,7 +2,7 @@
 
 The suite is a pytest package; this command runs pytest in-process on it with
 the options below (``--pytest ARGS`` passes more pytest arguments), so the command
-and ``pytest --pyargs conformance --ollama-url URL`` run exactly the same checks.
+and ``pytest --pyargs ollama_harness.conformance --ollama-url URL`` run exactly the same checks.
 
 Exit statuses: 0 no required check failed (with ``--strict``: no check failed);
 1 a required check failed (with ``--strict``: any check); 2 interrupted by
@@ -83,7 +83,7 @@ def register(subparsers: Any) -> None:
 def pytest_arguments(args: argparse.Namespace) -> list[str]:
     argv = [
         "--pyargs",
-        "conformance",
+        "ollama_harness.conformance",
         "-p",
         "no:cacheprovider",
         "-q",
@@ -118,7 +118,7 @@ class _CommandLine:
         self.command = command
 
     def pytest_configure(self, config: Any) -> None:
-        from conformance.session import COMMAND_KEY
+        from ollama_harness.conformance.session import COMMAND_KEY
 
         config.stash[COMMAND_KEY] = self.command
 
@@ -126,6 +126,6 @@ class _CommandLine:
 def run_check(args: argparse.Namespace) -> int:
     import pytest
 
-    from conformance.session import command_line
+    from ollama_harness.conformance.session import command_line
 
     return int(pytest.main(pytest_arguments(args), plugins=[_CommandLine(command_line())]))

@@ -36,8 +36,8 @@ def _default_url() -> str:
 
 
 def register(subparsers: Any) -> None:
-    from load.profiles import PROFILE_NAMES, PROFILES
-    from load.workload import APIS
+    from ollama_harness.load.profiles import PROFILE_NAMES, PROFILES
+    from ollama_harness.load.workload import APIS
 
     profiles = "; ".join(f"{name}: {p.description}" for name, p in PROFILES.items())
     parser = subparsers.add_parser(
@@ -147,7 +147,7 @@ def register(subparsers: Any) -> None:
 
 
 def _options(args: argparse.Namespace, users: int, rate: float, profile: str) -> Any:
-    from load.options import RunOptions
+    from ollama_harness.load.options import RunOptions
 
     return RunOptions(
         workload=profile,
@@ -246,8 +246,8 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
 
 
 def _run_sweep(args: argparse.Namespace, url: str, out: Path) -> int:
-    from load.runner import run_sweep
-    from load.sweep import parse_levels
+    from ollama_harness.load.runner import run_sweep
+    from ollama_harness.load.sweep import parse_levels
 
     if args.rate:
         mode, levels = "rate", parse_levels(args.rate, "--rate")
@@ -316,7 +316,7 @@ def _run_sweep(args: argparse.Namespace, url: str, out: Path) -> int:
 
 
 def run_load(args: argparse.Namespace) -> int:
-    from load.runner import Distribution, LoadRunError, run_locust
+    from ollama_harness.load.runner import Distribution, LoadRunError, run_locust
 
     url = args.url or _default_url()
     out = args.out or Path("reports") / f"load-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"

@@ -14,7 +14,7 @@ from ollama_harness.commands._settings import add_settings_arguments, settings_f
 
 
 def register(subparsers: Any) -> None:
-    from mockserver.settings import MockSettings
+    from ollama_harness.mockserver.settings import MockSettings
 
     parser = subparsers.add_parser(
         "mock",
@@ -33,7 +33,7 @@ def register(subparsers: Any) -> None:
 
 
 def build_settings(args: argparse.Namespace) -> Any:
-    from mockserver.settings import MockSettings
+    from ollama_harness.mockserver.settings import MockSettings
 
     return settings_from_arguments(args, MockSettings)
 
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     if args.dump_models:
-        from mockserver.catalogue import dump_default_catalogue
+        from ollama_harness.mockserver.catalogue import dump_default_catalogue
 
         sys.stdout.write(dump_default_catalogue())
         return 0
@@ -54,8 +54,8 @@ def run(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from mockserver.app import create_app
-    from mockserver.testing import bound_socket
+    from ollama_harness.mockserver.app import create_app
+    from ollama_harness.mockserver.testing import bound_socket
 
     # Bound here and handed to uvicorn: port 0 becomes a free port no one can take
     # between choosing it and listening on it.
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"cannot start the mock: {exc}", file=sys.stderr)
         return 2
-    from mockserver.app import freeze_startup_objects
+    from ollama_harness.mockserver.app import freeze_startup_objects
 
     freeze_startup_objects()
     print(

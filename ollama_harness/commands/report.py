@@ -40,40 +40,40 @@ class ReportKind:
 
 
 def _conformance_markdown(dirs: list[Path]) -> str:
-    from conformance.report import render_markdown
-    from conformance.results import RunResult
+    from ollama_harness.conformance.report import render_markdown
+    from ollama_harness.conformance.results import RunResult
 
     return render_markdown([RunResult.read(d) for d in dirs])
 
 
 def _conformance_html(dirs: list[Path]) -> str:
-    from conformance.report import render_html
-    from conformance.results import RunResult
+    from ollama_harness.conformance.report import render_html
+    from ollama_harness.conformance.results import RunResult
 
     return render_html([RunResult.read(d) for d in dirs])
 
 
 def _load_runs(dirs: list[Path]) -> list[tuple[str, dict[str, Any]]]:
-    from load.comparereport import run_name
-    from load.reportfiles import load_summary
+    from ollama_harness.load.comparereport import run_name
+    from ollama_harness.load.reportfiles import load_summary
 
     return [(run_name(d), load_summary(d)) for d in dirs]
 
 
 def _load_markdown(dirs: list[Path]) -> str:
-    from load.comparereport import runs_markdown
+    from ollama_harness.load.comparereport import runs_markdown
 
     return runs_markdown(_load_runs(dirs))
 
 
 def _load_html(dirs: list[Path]) -> str:
-    from load.comparereport import runs_html
+    from ollama_harness.load.comparereport import runs_html
 
     return runs_html(_load_runs(dirs))
 
 
 def _load_gate(dirs: list[Path], args: argparse.Namespace) -> Verdict:
-    from load.comparereport import compare_all, verdict_fragment, verdict_markdown
+    from ollama_harness.load.comparereport import compare_all, verdict_fragment, verdict_markdown
 
     runs = _load_runs(dirs)
     if len(runs) < 2:
@@ -89,7 +89,7 @@ def _load_gate(dirs: list[Path], args: argparse.Namespace) -> Verdict:
 
 
 def _sweep_markdown(dirs: list[Path]) -> str:
-    from load.comparereport import sweeps_markdown
+    from ollama_harness.load.comparereport import sweeps_markdown
 
     return sweeps_markdown(_load_runs(dirs))
 

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ollama_harness.commands._settings import add_settings_arguments, settings_from_arguments
-from realserver.settings import RealServerSettings
+from ollama_harness.realserver.settings import RealServerSettings
 
 
 def register(subparsers: Any) -> None:
@@ -43,6 +43,6 @@ def run(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         print(f"invalid settings:\n{exc}")
         return 2
-    from realserver.server import serve
+    from ollama_harness.realserver.server import serve
 
     return serve(settings, log_level=args.log_level)

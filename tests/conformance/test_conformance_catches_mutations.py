@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from conformance.registry import Check, all_checks
-from conformance.runner import run_suite
-from conformance.target import LEVELS, TargetOptions
-from mockserver.mutations import MUTATIONS
-from mockserver.testing import MockServer
+from ollama_harness.conformance.registry import Check, all_checks
+from ollama_harness.conformance.runner import run_suite
+from ollama_harness.conformance.target import LEVELS, TargetOptions
+from ollama_harness.mockserver.mutations import MUTATIONS
+from ollama_harness.mockserver.testing import MockServer
 
 SMALL_QUEUE: dict[str, Any] = {"num_parallel": 1, "max_queue": 1, "itl_ms": 1.0}
 # The mock implements every route, the opt-in ones (/v1/messages, /v1/responses) too.

@@ -12,11 +12,11 @@ from collections.abc import Iterable
 
 import pytest
 
-from conformance.registry import Check, all_checks
-from conformance.results import RunResult
-from conformance.runner import run_suite
-from conformance.target import TargetOptions
-from mockserver.testing import MockServer
+from ollama_harness.conformance.registry import Check, all_checks
+from ollama_harness.conformance.results import RunResult
+from ollama_harness.conformance.runner import run_suite
+from ollama_harness.conformance.target import TargetOptions
+from ollama_harness.mockserver.testing import MockServer
 
 from .quirky_servers import QuirkProxy, path_name
 

@@ -7,10 +7,10 @@ import json
 import httpx
 import pytest
 
-from mockserver.app import create_app
-from mockserver.mutations import MUTATIONS, apply_mutation
-from mockserver.settings import MockSettings
-from mockserver.testing import MockServer
+from ollama_harness.mockserver.app import create_app
+from ollama_harness.mockserver.mutations import MUTATIONS, apply_mutation
+from ollama_harness.mockserver.settings import MockSettings
+from ollama_harness.mockserver.testing import MockServer
 
 MODEL = "smollm2:135m"
 

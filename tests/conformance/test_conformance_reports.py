@@ -10,12 +10,12 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from conformance.report import matrix_html_fragment, render_markdown, write_reports
-from conformance.results import RESULT_FILE, CheckResult, RunResult
-from conformance.target import Target
 from ollama_harness.cli import main
 from ollama_harness.commands.check import pytest_arguments
 from ollama_harness.commands.report import detect_kind
+from ollama_harness.conformance.report import matrix_html_fragment, render_markdown, write_reports
+from ollama_harness.conformance.results import RESULT_FILE, CheckResult, RunResult
+from ollama_harness.conformance.target import Target
 
 
 def _run(url: str, outcome: str, reason: str = "") -> RunResult:
@@ -121,7 +121,7 @@ def test_check_command_builds_the_pytest_invocation() -> None:
         ]
     )
     argv = pytest_arguments(args)
-    assert argv[:2] == ["--pyargs", "conformance"]
+    assert argv[:2] == ["--pyargs", "ollama_harness.conformance"]
     for expected in (
         "--ollama-url=http://h:1",
         "--ollama-level=core",
@@ -137,8 +137,9 @@ def test_check_command_builds_the_pytest_invocation() -> None:
 
 def test_plugin_import_is_cheap_and_inert_without_a_url() -> None:
     code = (
-        "import sys, conformance.plugin;"
-        "heavy = {'hypothesis', 'schemathesis', 'httpx', 'conformance.session'} & set(sys.modules);"
+        "import sys, ollama_harness.conformance.plugin;"
+        "heavy = {'hypothesis', 'schemathesis', 'httpx', 'ollama_harness.conformance.session'}"
+        " & set(sys.modules);"
         "print(sorted(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -153,7 +154,7 @@ def test_suite_collected_without_a_url_skips_everything(tmp_path: Path) -> None:
             "-m",
             "pytest",
             "--pyargs",
-            "conformance",
+            "ollama_harness.conformance",
             "-q",
             "-p",
             "no:cacheprovider",
@@ -231,7 +232,7 @@ def test_discovery_notes_and_the_server_name_are_at_the_top_of_every_report(
 
 
 def test_a_check_must_cite_its_source() -> None:
-    from conformance.registry import check
+    from ollama_harness.conformance.registry import check
 
     def sourceless(t: Target) -> None:
         """A check that says nothing of where its expectation comes from."""
@@ -241,7 +242,7 @@ def test_a_check_must_cite_its_source() -> None:
 
 
 def test_every_check_cites_ollama_and_has_a_severity() -> None:
-    from conformance.registry import all_checks
+    from ollama_harness.conformance.registry import all_checks
 
     checks = all_checks()
     assert checks and all(c.severity in ("required", "recommended") for c in checks)
@@ -253,8 +254,8 @@ def test_every_check_cites_ollama_and_has_a_severity() -> None:
 
 
 def test_a_table_check_reports_every_failing_variant() -> None:
-    from conformance import expect
-    from conformance.outcome import CheckFailed
+    from ollama_harness.conformance import expect
+    from ollama_harness.conformance.outcome import CheckFailed
 
     def odd_fails(n: int) -> None:
         if n % 2:

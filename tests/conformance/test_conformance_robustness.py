@@ -20,14 +20,14 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from conformance.http import ServerClient
-from conformance.registry import all_checks
-from conformance.report import root_causes, write_reports
-from conformance.results import RunResult
-from conformance.runner import run_suite
-from conformance.session import EXIT_INTERRUPTED, EXIT_SERVER_DOWN
-from conformance.target import TargetOptions
-from mockserver.testing import MockServer
+from ollama_harness.conformance.http import ServerClient
+from ollama_harness.conformance.registry import all_checks
+from ollama_harness.conformance.report import root_causes, write_reports
+from ollama_harness.conformance.results import RunResult
+from ollama_harness.conformance.runner import run_suite
+from ollama_harness.conformance.session import EXIT_INTERRUPTED, EXIT_SERVER_DOWN
+from ollama_harness.conformance.target import TargetOptions
+from ollama_harness.mockserver.testing import MockServer
 
 from .quirky_servers import QuirkProxy
 

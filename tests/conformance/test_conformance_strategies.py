@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from conformance.strategies import invalid_request_strategy, request_strategy
+from ollama_harness.conformance.strategies import invalid_request_strategy, request_strategy
 from ollama_harness.core.spec import load_spec
 
 OPERATIONS = [

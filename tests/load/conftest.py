@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from load.samples import Sample
+from ollama_harness.load.samples import Sample
 from tests.support import serve
 
 

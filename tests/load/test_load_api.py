@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import load
+from ollama_harness import load
 
 
 def test_every_exported_name_exists() -> None:

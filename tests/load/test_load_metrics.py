@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from load.metrics import figure, key_figures, meets, summarize
-from load.percentiles import describe, histogram, percentile
-from load.samples import Sample, read_csv, write_csv
-from load.slo import SloError, parse_slo
+from ollama_harness.load.metrics import figure, key_figures, meets, summarize
+from ollama_harness.load.percentiles import describe, histogram, percentile
+from ollama_harness.load.samples import Sample, read_csv, write_csv
+from ollama_harness.load.slo import SloError, parse_slo
 
 Make = Callable[..., Sample]
 

@@ -9,11 +9,18 @@ import statistics
 import orjson
 import pytest
 
-from load.arrivals import ArrivalSchedule
-from load.options import RunOptions
-from load.profiles import PROFILES, ProfileError, Stage, get_profile, parse_stages, stage_at
-from load.sweep import analyse, parse_levels
-from load.workload import Workload, WorkloadError, load_dataset, parse_mix
+from ollama_harness.load.arrivals import ArrivalSchedule
+from ollama_harness.load.options import RunOptions
+from ollama_harness.load.profiles import (
+    PROFILES,
+    ProfileError,
+    Stage,
+    get_profile,
+    parse_stages,
+    stage_at,
+)
+from ollama_harness.load.sweep import analyse, parse_levels
+from ollama_harness.load.workload import Workload, WorkloadError, load_dataset, parse_mix
 
 
 def test_every_profile_has_stages_covering_the_duration() -> None:

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from load import (
+from ollama_harness.cli import main
+from ollama_harness.load import (
     Sample,
     compare,
     render_load_fragment,
@@ -20,11 +21,10 @@ from load import (
     render_sweep_html,
     summarize,
 )
-from load.charts import nice_ticks
-from load.reportfiles import ReportError, load_summary, write_run, write_sweep
-from load.slo import parse_slo
-from load.sweep import analyse, sweep_point
-from ollama_harness.cli import main
+from ollama_harness.load.charts import nice_ticks
+from ollama_harness.load.reportfiles import ReportError, load_summary, write_run, write_sweep
+from ollama_harness.load.slo import parse_slo
+from ollama_harness.load.sweep import analyse, sweep_point
 
 Make = Callable[..., Sample]
 

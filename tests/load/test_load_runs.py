@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from load import LoadRunError, RunOptions, run_profile, run_sweep
-from load.runner import LOCUSTFILE
 from ollama_harness.cli import main
+from ollama_harness.load import LoadRunError, RunOptions, run_profile, run_sweep
+from ollama_harness.load.runner import LOCUSTFILE
 from tests.support import free_port
 
 
@@ -121,11 +121,11 @@ def test_bad_options_fail_before_starting(
 
 def test_run_error_carries_the_log(tmp_path: Path) -> None:
     with pytest.raises(LoadRunError, match="wrote no summary"):
-        from load.runner import run_locust
+        from ollama_harness.load.runner import run_locust
 
         # Locust refuses --master together with --processes: the process fails
         options = RunOptions(duration="1s")
-        from load.runner import Distribution
+        from ollama_harness.load.runner import Distribution
 
         run_locust(
             options,
@@ -137,7 +137,7 @@ def test_run_error_carries_the_log(tmp_path: Path) -> None:
 
 def test_accuracy_against_the_mock(tmp_path: Path) -> None:
     """Small version of benchmarks/bench_load.py: 100 ms TTFT, 10 ms per token."""
-    testing = pytest.importorskip("mockserver.testing")
+    testing = pytest.importorskip("ollama_harness.mockserver.testing")
     with testing.MockServer(ttft_ms=100, itl_ms=10, num_parallel=8) as mock:
         summary = run_profile(mock.url, "steady", tmp_path, duration="3s", users=8, max_tokens=16)
     assert summary["requests"]["errors"] == 0
@@ -361,7 +361,7 @@ def test_cli_exit_status_follows_the_slo(
 )
 def test_compat_api_runs_against_the_mock(api: str, endpoint: str, tmp_path: Path) -> None:
     """--api anthropic / responses: TTFT and ITL from the text deltas, tokens from usage."""
-    testing = pytest.importorskip("mockserver.testing")
+    testing = pytest.importorskip("ollama_harness.mockserver.testing")
     with testing.MockServer(ttft_ms=50, itl_ms=5, num_parallel=4) as mock:
         summary = run_profile(
             mock.url, "steady", tmp_path, duration="2s", users=4, api=api, max_tokens=12

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
-from load.streams import (
+from ollama_harness.load.streams import (
     ResponseRecord,
     feed_anthropic,
     feed_ndjson,

@@ -9,8 +9,8 @@ import httpx
 import orjson
 import pytest
 
-from mockserver.testing import MockServer
 from ollama_harness.core.spec import Spec, load_spec
+from ollama_harness.mockserver.testing import MockServer
 
 
 @pytest.fixture(scope="session")

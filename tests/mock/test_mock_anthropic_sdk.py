@@ -9,8 +9,8 @@ import httpx
 import orjson
 import pytest
 
-from mockserver.testing import MockServer
 from ollama_harness.core.spec import Spec
+from ollama_harness.mockserver.testing import MockServer
 
 MODEL = "smollm2:135m"
 THINKER = "qwen3:0.6b"  # completion, tools, thinking

@@ -9,8 +9,8 @@ import httpx
 import jsonschema
 import pytest
 
-from mockserver.testing import MockServer
 from ollama_harness.core.spec import Spec
+from ollama_harness.mockserver.testing import MockServer
 
 from .conftest import ndjson
 
@@ -280,6 +280,6 @@ def test_logprobs(http: httpx.Client, spec: Spec) -> None:
 
 
 def textgen_tokens(text: str) -> list[str]:
-    from mockserver.textgen import split_text
+    from ollama_harness.mockserver.textgen import split_text
 
     return split_text(text)

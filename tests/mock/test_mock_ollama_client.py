@@ -8,7 +8,7 @@ from pathlib import Path
 import ollama
 import pytest
 
-from mockserver.testing import MockServer
+from ollama_harness.mockserver.testing import MockServer
 
 MODEL = "smollm2:135m"
 

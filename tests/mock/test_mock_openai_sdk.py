@@ -8,7 +8,7 @@ import openai
 import pytest
 from openai.types.chat import ChatCompletionMessageParam
 
-from mockserver.testing import MockServer
+from ollama_harness.mockserver.testing import MockServer
 
 MODEL = "smollm2:135m"
 

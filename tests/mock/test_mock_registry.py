@@ -11,8 +11,8 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mockserver.testing import MockServer
 from ollama_harness.core.spec import Spec
+from ollama_harness.mockserver.testing import MockServer
 
 from .conftest import ndjson
 

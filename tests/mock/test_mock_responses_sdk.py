@@ -10,8 +10,8 @@ import orjson
 import pytest
 from openai.types.responses import ResponseFunctionCallArgumentsDoneEvent
 
-from mockserver.testing import MockServer
 from ollama_harness.core.spec import Spec
+from ollama_harness.mockserver.testing import MockServer
 
 MODEL = "smollm2:135m"
 THINKER = "qwen3:0.6b"

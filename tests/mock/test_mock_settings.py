@@ -10,11 +10,11 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from mockserver.catalogue import dump_default_catalogue, load_catalogue
-from mockserver.settings import MockSettings
-from mockserver.testing import MockServer
 from ollama_harness.cli import build_parser
 from ollama_harness.commands.mock import build_settings
+from ollama_harness.mockserver.catalogue import dump_default_catalogue, load_catalogue
+from ollama_harness.mockserver.settings import MockSettings
+from ollama_harness.mockserver.testing import MockServer
 
 
 def test_defaults_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,8 +6,8 @@ import hashlib
 
 import httpx
 
-from mockserver.testing import MockServer
 from ollama_harness.core.spec import Spec
+from ollama_harness.mockserver.testing import MockServer
 
 from .conftest import ndjson
 

@@ -16,7 +16,7 @@ import httpx
 import orjson
 import pytest
 
-from mockserver.testing import MockServer
+from ollama_harness.mockserver.testing import MockServer
 from tests.support import wait_for
 
 from .conftest import ndjson
@@ -60,7 +60,7 @@ def test_fixed_clock_reports_the_planned_durations(http: httpx.Client) -> None:
 
 
 def test_jitter_is_reproducible_per_seed(http: httpx.Client) -> None:
-    from mockserver.timing import TimingPlan
+    from ollama_harness.mockserver.timing import TimingPlan
 
     plan = TimingPlan(0.01, 0.01, 0.005, seed=3)
     assert plan.delays(10, 42) == plan.delays(10, 42)

@@ -75,8 +75,8 @@ def start_server(store: Path, log: Path, **settings: str) -> RunningServer:
 @pytest.fixture(scope="session")
 def model_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A temporary store holding smollm2:135m and two aliases the seeds use."""
-    from realserver.bundled import install
-    from realserver.store import MEDIA_PARAMS, Manifest, ModelStore
+    from ollama_harness.realserver.bundled import install
+    from ollama_harness.realserver.store import MEDIA_PARAMS, Manifest, ModelStore
 
     root = tmp_path_factory.mktemp("models")
     store = ModelStore(root)

@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 
 from ollama_harness.core.names import parse_model_name
-from realserver.decode_loop import GenerationRequest
-from realserver.engine import GenerationCancelledError, GenerationResult, LoadedModel
-from realserver.generation import grammar_for
-from realserver.gguf_info import read_gguf
-from realserver.options import LoadOptions, SamplingOptions
-from realserver.store import MEDIA_MODEL, ModelStore
+from ollama_harness.realserver.decode_loop import GenerationRequest
+from ollama_harness.realserver.engine import GenerationCancelledError, GenerationResult, LoadedModel
+from ollama_harness.realserver.generation import grammar_for
+from ollama_harness.realserver.gguf_info import read_gguf
+from ollama_harness.realserver.options import LoadOptions, SamplingOptions
+from ollama_harness.realserver.store import MEDIA_MODEL, ModelStore
 from tests.support import HAS_LLAMA
 
 pytestmark = [

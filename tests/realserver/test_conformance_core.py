@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.runner import run_suite
-from conformance.target import TargetOptions
+from ollama_harness.conformance.runner import run_suite
+from ollama_harness.conformance.target import TargetOptions
 from tests.realserver.conftest import MODEL, RunningServer
 
 
@@ -26,7 +26,7 @@ def test_conformance_core_passes(server: RunningServer) -> None:
 @pytest.mark.slow
 def test_conformance_full_with_the_mock_registry_passes(server: RunningServer) -> None:
     """Issue 6's proof: level full, pull and push through the mock in registry mode."""
-    from mockserver.testing import MockServer
+    from ollama_harness.mockserver.testing import MockServer
 
     with MockServer(blob_size=4096) as registry:
         options = TargetOptions(

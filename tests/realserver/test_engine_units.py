@@ -8,10 +8,10 @@ import threading
 
 import pytest
 
-from realserver import engine
-from realserver import options as opts
-from realserver.engine import StopMatcher
-from realserver.settings import RealServerSettings, split_host
+from ollama_harness.realserver import engine
+from ollama_harness.realserver import options as opts
+from ollama_harness.realserver.engine import StopMatcher
+from ollama_harness.realserver.settings import RealServerSettings, split_host
 
 
 def feed_all(matcher: StopMatcher, pieces: list[str]) -> tuple[str, bool]:
@@ -94,7 +94,7 @@ def test_listening_socket_disables_nagle() -> None:
     # Small NDJSON lines would otherwise wait for the client's delayed ACK (~40 ms).
     import socket
 
-    from realserver.server import bind_socket
+    from ollama_harness.realserver.server import bind_socket
 
     sock = bind_socket("127.0.0.1", 0)
     try:

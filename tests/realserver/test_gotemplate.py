@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from realserver.gotemplate import Template, TemplateError, render, to_text, truth
+from ollama_harness.realserver.gotemplate import Template, TemplateError, render, to_text, truth
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from realserver import engine, scheduler
-from realserver.options import LoadOptions
+from ollama_harness.realserver import engine, scheduler
+from ollama_harness.realserver.options import LoadOptions
 from tests.support import HAS_LLAMA
 
 pytestmark = pytest.mark.skipif(not HAS_LLAMA, reason="llama-cpp-python is not installed")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from realserver.gotemplate import Template
-from realserver.prompt import (
+from ollama_harness.realserver.gotemplate import Template
+from ollama_harness.realserver.prompt import (
     CHATML_TEMPLATE,
     Message,
     collate,

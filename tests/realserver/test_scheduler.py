@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from ollama_harness.core.errors import ApiError
-from realserver.options import LoadOptions
-from realserver.scheduler import BUSY, FOREVER, Scheduler
+from ollama_harness.realserver.options import LoadOptions
+from ollama_harness.realserver.scheduler import BUSY, FOREVER, Scheduler
 from tests.support import until
 
 

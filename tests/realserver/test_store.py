@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from ollama_harness.core.names import parse_model_name
-from realserver import store as st
-from realserver.store import DigestMismatchError, Manifest, ModelStore, StoreError
+from ollama_harness.realserver import store as st
+from ollama_harness.realserver.store import DigestMismatchError, Manifest, ModelStore, StoreError
 
 
 def make_model(store: ModelStore, name: str, weights: bytes, system: str) -> st.StoredModel:

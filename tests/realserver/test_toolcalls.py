@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from realserver.prompt import CHATML_TEMPLATE
-from realserver.toolcalls import ToolCallParser, tool_call_prefix
+from ollama_harness.realserver.prompt import CHATML_TEMPLATE
+from ollama_harness.realserver.toolcalls import ToolCallParser, tool_call_prefix
 
 
 def run(

@@ -19,10 +19,10 @@ from typing import Any
 import httpx
 import pytest
 
-from mockserver.testing import MockServer
-from realserver.app import create_app
-from realserver.settings import RealServerSettings
-from realserver.store import ModelStore
+from ollama_harness.mockserver.testing import MockServer
+from ollama_harness.realserver.app import create_app
+from ollama_harness.realserver.settings import RealServerSettings
+from ollama_harness.realserver.store import ModelStore
 from tests.support import ThreadServer
 
 from .tiny_gguf import write_tiny_llama, write_tiny_lora

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conformance.registry import all_checks
-from conformance.runner import run_suite
-from conformance.target import TargetOptions
-from mockserver.testing import MockServer
+from ollama_harness.conformance.registry import all_checks
+from ollama_harness.conformance.runner import run_suite
+from ollama_harness.conformance.target import TargetOptions
+from ollama_harness.mockserver.testing import MockServer
 from tests.support import needs_llama
 
 from .conftest import RefServer

@@ -45,7 +45,7 @@ class Server:
         env["OLLAMA_MODELS"] = str(self.root)
         env["OLLAMA_REGISTRY_MIRROR"] = self.mirror
         env["OLLAMA_HOST"] = "127.0.0.1:0"
-        args = [sys.executable, "-m", "realserver.server"]
+        args = [sys.executable, "-m", "ollama_harness.realserver.server"]
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + 60

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from realserver import gguf_info
-from realserver.gguf_info import read_gguf
+from ollama_harness.realserver import gguf_info
+from ollama_harness.realserver.gguf_info import read_gguf
 
 from .tiny_gguf import write_tiny_llama
 

@@ -14,8 +14,8 @@ import httpx
 import ollama
 import pytest
 
-from mockserver.testing import MockServer
 from ollama_harness.core.spec import load_spec
+from ollama_harness.mockserver.testing import MockServer
 from tests.support import ThreadServer
 
 from .conftest import RefServer, registry_host, running_ref, store_is_consistent

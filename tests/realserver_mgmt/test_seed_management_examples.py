@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mockserver.testing import MockServer
+from ollama_harness.mockserver.testing import MockServer
 from tests.mock.seed_examples.runner import route_to, run_example
 
 from .conftest import RefServer, running_ref, store_is_consistent

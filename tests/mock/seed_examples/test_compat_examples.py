@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from mockserver.testing import MockServer
+from ollama_harness.mockserver.testing import MockServer
 
 from .compat_examples import COMPAT_EXAMPLES
 from .runner import route_sdks_to, run_code

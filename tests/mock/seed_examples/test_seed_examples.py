@@ -15,8 +15,8 @@ import httpx
 import ollama
 import pytest
 
-from mockserver.testing import MockServer
 from ollama_harness.core.spec import Spec
+from ollama_harness.mockserver.testing import MockServer
 
 from .curl_examples import CURL_EXAMPLES
 from .runner import route_to, run_example
