@@ -18,10 +18,16 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from ollama_harness.core.errors import ApiError, openai_error
-from ollama_harness.core.protocol import messages
+from ollama_harness.core.protocol import anthropic, messages
 from ollama_harness.core.protocol.origins import GuardMiddleware, RequestGuard
 from ollama_harness.core.spec import load_spec
-from ollama_harness.realserver import engine, native_inference, native_models, openai_compat
+from ollama_harness.realserver import (
+    compat_routes,
+    engine,
+    native_inference,
+    native_models,
+    openai_compat,
+)
 from ollama_harness.realserver.catalog import ModelCatalog
 from ollama_harness.realserver.http import JSONResponse, error_response
 from ollama_harness.realserver.management_routes import management_routes
@@ -33,10 +39,18 @@ from ollama_harness.realserver.store import ModelStore
 log = logging.getLogger("realserver")
 
 
+def _v1_error(path: str, status: int, message: str) -> Response:
+    """The /v1 envelope; Anthropic's own (with a request id) on its route."""
+    if path == anthropic.PATH:
+        envelope = anthropic.error(status, message, anthropic.request_id(message))
+        return JSONResponse(envelope, status_code=status)
+    return JSONResponse(openai_error(status, message), status_code=status)
+
+
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     if request.url.path.startswith("/v1/"):
-        return JSONResponse(openai_error(exc.status, exc.message), status_code=exc.status)
+        return _v1_error(request.url.path, exc.status, exc.message)
     return error_response(exc)
 
 
@@ -54,7 +68,7 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     log.exception("request failed", exc_info=exc)
     message = str(exc) or type(exc).__name__
     if request.url.path.startswith("/v1/"):
-        return JSONResponse(openai_error(500, message), status_code=500)
+        return _v1_error(request.url.path, 500, message)
     return JSONResponse({"error": message}, status_code=500)
 
 
@@ -102,6 +116,8 @@ def create_app(settings: RealServerSettings | None = None) -> Starlette:
         Route("/v1/chat/completions", openai_compat.chat_completions, methods=["POST"]),
         Route("/v1/completions", openai_compat.completions, methods=["POST"]),
         Route("/v1/embeddings", openai_compat.embeddings, methods=["POST"]),
+        Route("/v1/messages", compat_routes.create_message, methods=["POST"]),
+        Route("/v1/responses", compat_routes.create_response, methods=["POST"]),
         Route("/v1/models", openai_compat.list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", openai_compat.retrieve_model, methods=["GET"]),
     ]
