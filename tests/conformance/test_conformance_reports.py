@@ -249,7 +249,15 @@ def test_every_check_cites_ollama_and_has_a_severity() -> None:
     for chk in checks:
         assert any(
             where in chk.source
-            for where in ("server/", "api/", "docs/api.md", "middleware/", "openai/", "llm/")
+            for where in (
+                "server/",
+                "api/",
+                "docs/api",
+                "middleware/",
+                "openai/",
+                "anthropic/",
+                "llm/",
+            )
         ), (chk.id, chk.source)
 
 
