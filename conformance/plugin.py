@@ -25,10 +25,10 @@ def pytest_addoption(parser: Any) -> None:
     )
     group.addoption(
         "--ollama-level",
-        choices=("core", "full", "compat"),
+        choices=("core", "full"),
         default="full",
-        help="core: generate and chat only (inference-only deployments); full: everything; "
-        "compat: full plus the Anthropic Messages and OpenAI Responses APIs",
+        help="core: generate and chat only (inference-only deployments); full: everything, "
+        "the Anthropic Messages and OpenAI Responses APIs included",
     )
     group.addoption(
         "--ollama-registry",

@@ -15,7 +15,7 @@ from ollama_harness.conformance.http import DEFAULT_DEADLINE, ServerClient
 from ollama_harness.conformance.outcome import CheckFailed, CheckSkipped
 from ollama_harness.core.names import parse_model_name
 
-LEVELS = ("core", "full", "compat")  # compat: full + /v1/messages and /v1/responses
+LEVELS = ("core", "full")
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The OpenAI Responses API (``POST /v1/responses``, non-stateful): bodies, numbered
 named events and their order, usage, function calls and the ``/v1`` error envelope.
 
-Opt-in (``--level compat``) until every server under test implements the route.
+Level full; select the area alone with ``-k responses`` (``--pytest '-k responses'``).
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from typing import Any
 from ollama_harness.conformance import expect
 from ollama_harness.conformance.checks._events import named_events
 from ollama_harness.conformance.http import Exchange
+from ollama_harness.conformance.outcome import note
 from ollama_harness.conformance.registry import check
 from ollama_harness.conformance.target import Target
 
 OP = "openaiResponses"
-LEVEL = "compat"
+LEVEL = "full"
 PATH = "/v1/responses"
 WEATHER = {
     "type": "function",
@@ -165,6 +166,10 @@ def responses_function_call_round_trip(t: Target) -> None:
     """/v1/responses tools: a function_call item with JSON arguments; its
     function_call_output sent back gives a message.
 
+    Whether a model calls the function is the model's choice, not the server's (a
+    small model may answer in prose, as the native ``chat_tools`` check allows): then
+    the answer is noted and the second half runs with a fixed function_call.
+
     Source: openai/responses.go ToResponse (function_call items), FromResponsesRequest
     (function_call / function_call_output items). Required.
     """
@@ -174,15 +179,18 @@ def responses_function_call_round_trip(t: Target) -> None:
     ex = t.client.post(PATH, body)
     answer = _response(ex)
     calls = [item for item in answer["output"] if item.get("type") == "function_call"]
-    if not calls:
-        raise expect.fail("the model was asked to call the function and did not", ex)
-    call = calls[0]
-    try:
-        arguments = json.loads(call.get("arguments", ""))
-    except ValueError:
-        raise expect.fail(f"arguments {call.get('arguments')!r} are not JSON", ex) from None
-    if call.get("name") != "get_weather" or not isinstance(arguments, dict):
-        raise expect.fail(f"function_call {call!r} does not call get_weather", ex)
+    if calls:
+        call = calls[0]
+        try:
+            arguments = json.loads(call.get("arguments", ""))
+        except ValueError:
+            raise expect.fail(f"arguments {call.get('arguments')!r} are not JSON", ex) from None
+        if call.get("name") != "get_weather" or not isinstance(arguments, dict):
+            raise expect.fail(f"function_call {call!r} does not call get_weather", ex)
+    else:
+        note("the model answered in prose instead of calling the function; the output leg ran")
+        call = {"call_id": "call_conformance", "name": "get_weather"}
+        call["arguments"] = '{"city": "Paris"}'
     items = [
         question,
         {

@@ -35,10 +35,10 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--level",
-        choices=("core", "full", "compat"),
+        choices=("core", "full"),
         default="full",
         help="core: generate and chat only (inference-only deployments); full: everything "
-        "(default); compat: full plus /v1/messages (Anthropic) and /v1/responses (OpenAI)",
+        "(default), /v1/messages (Anthropic) and /v1/responses (OpenAI) included",
     )
     parser.add_argument("--junit-xml", metavar="FILE", help="also write the run's JUnit XML here")
     parser.add_argument(

@@ -26,7 +26,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--duration", default="30s", help="load run length (default 30s)")
     parser.add_argument("--users", type=int, default=4, help="concurrent load users (default 4)")
     parser.add_argument(
-        "--level", choices=("core", "full", "compat"), default="full", help="conformance level"
+        "--level", choices=("core", "full"), default="full", help="conformance level"
     )
     parser.add_argument("--model", default="smollm2:135m", help="model to test and load")
     parser.add_argument(
