@@ -134,17 +134,18 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 # -- one stream on each side -------------------------------------------------------------
 
 
-def ours_stream(url: str, prompt: str, tokens: int, seed: int) -> tuple[int, float]:
-    """(output tokens, s to the first text) of one streamed /api/generate."""
+def ours_stream(client: httpx.Client, prompt: str, tokens: int, seed: int) -> tuple[int, float]:
+    """(output tokens, s to the first text) of one streamed /api/generate.
+
+    The client is made beforehand: building one (httpx loads an SSL context) takes
+    tens of ms of the two cores, which would count as the server's TTFT.
+    """
     options = {"temperature": 0, "repeat_penalty": 1.0, "num_predict": tokens, "seed": seed}
     body = {"model": MODEL, "prompt": prompt, "options": options}
     sent = time.perf_counter()
     first = 0.0
     count = 0
-    with (
-        httpx.Client(base_url=url, timeout=600) as client,
-        client.stream("POST", "/api/generate", json=body) as response,
-    ):
+    with client.stream("POST", "/api/generate", json=body) as response:
         for line in response.iter_lines():
             if not line:
                 continue
@@ -156,7 +157,7 @@ def ours_stream(url: str, prompt: str, tokens: int, seed: int) -> tuple[int, flo
     return count, first
 
 
-def theirs_stream(url: str, prompt: str, tokens: int, seed: int) -> tuple[int, float]:
+def theirs_stream(client: httpx.Client, prompt: str, tokens: int, seed: int) -> tuple[int, float]:
     """(output tokens, s to the first text) of one streamed /completion of llama.cpp's server."""
     body = {
         "prompt": prompt,
@@ -171,10 +172,7 @@ def theirs_stream(url: str, prompt: str, tokens: int, seed: int) -> tuple[int, f
     sent = time.perf_counter()
     first = 0.0
     count = 0
-    with (
-        httpx.Client(base_url=url, timeout=600) as client,
-        client.stream("POST", "/completion", json=body) as response,
-    ):
+    with client.stream("POST", "/completion", json=body) as response:
         for line in response.iter_lines():
             if not line.startswith("data: "):
                 continue
@@ -186,28 +184,37 @@ def theirs_stream(url: str, prompt: str, tokens: int, seed: int) -> tuple[int, f
     return count, first
 
 
-Client = Callable[[str, str, int, int], tuple[int, float]]
+Client = Callable[[httpx.Client, str, int, int], tuple[int, float]]
 
 
 def aggregate(client: Client, url: str, prompt: str, streams: int) -> float:
     """Output tokens/s of ``streams`` concurrent generations, first send to last byte."""
     counts: list[int] = []
     lock = threading.Lock()
+    ready = threading.Barrier(streams + 1)
 
     def one(index: int) -> None:
-        count, _ = client(url, prompt, TOKENS, index)
+        with httpx.Client(base_url=url, timeout=600) as http:
+            ready.wait()
+            count, _ = client(http, prompt, TOKENS, index)
         with lock:
             counts.append(count)
 
-    started = time.perf_counter()
     threads = [threading.Thread(target=one, args=(i,)) for i in range(streams)]
     for thread in threads:
         thread.start()
+    ready.wait()  # every stream's client is built: the clock starts with the sends
+    started = time.perf_counter()
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
     assert all(c == TOKENS for c in counts), f"short generations: {counts}"
     return sum(counts) / elapsed
+
+
+def _one_shot(client: Client, url: str, prompt: str, tokens: int) -> None:
+    with httpx.Client(base_url=url, timeout=600) as http:
+        client(http, prompt, tokens, 0)
 
 
 # -- the comparisons ---------------------------------------------------------------------
@@ -228,17 +235,22 @@ def throughput(
         theirs, theirs_url = start_theirs(model, threads, num_parallel, 2048)
         try:
             # Warm both (model loaded, prompt cached) before measuring.
-            ours_stream(ours_url, question, 4, 0)
-            theirs_stream(theirs_url, prompt, 4, 0)
+            _one_shot(ours_stream, ours_url, question, 4)
+            _one_shot(theirs_stream, theirs_url, prompt, 4)
             before = cpu_times()
             ours_rates: dict[int, list[float]] = {n: [] for n in LEVELS}
             theirs_rates: dict[int, list[float]] = {n: [] for n in LEVELS}
-            for _ in range(rounds):
+            for round_ in range(rounds):
                 for level in LEVELS:
-                    ours_rates[level].append(aggregate(ours_stream, ours_url, question, level))
-                    time.sleep(0.3)
-                    theirs_rates[level].append(aggregate(theirs_stream, theirs_url, prompt, level))
-                    time.sleep(0.3)
+                    # The two sides take turns at going first, so that a host getting
+                    # faster or slower within a pair favours neither.
+                    sides = [
+                        (ours_rates, ours_stream, ours_url, question),
+                        (theirs_rates, theirs_stream, theirs_url, prompt),
+                    ]
+                    for rates, client, url, text in sides if round_ % 2 == 0 else sides[::-1]:
+                        rates[level].append(aggregate(client, url, text, level))
+                        time.sleep(0.3)
             steal = steal_percent(before, cpu_times())
         finally:
             stop(ours)
@@ -260,43 +272,55 @@ def throughput(
                 f"  {level} stream(s): ours {o:6.1f}, llama.cpp server {t:6.1f}, "
                 f"paired ratio {paired:.3f} (target >= 0.95: {', '.join(verdicts)})"
             )
+            print(
+                "    per round, ours: "
+                + ", ".join(f"{v:.1f}" for v in ours_rates[level])
+                + "; theirs: "
+                + ", ".join(f"{v:.1f}" for v in theirs_rates[level])
+            )
 
 
 def ttft_under_load(store: Path, question: str, threads: int, samples: int) -> None:
-    """TTFT of a request that arrives while 3 others stream, against its idle TTFT."""
+    """TTFT of a request that arrives while 3 others stream, against its idle TTFT.
+
+    Every arriving request has a prompt of its own (a numbered question), so that
+    idle and busy ones find the same cache: the system prompt, held by every
+    sequence, and nothing of the rest. Its prompt is evaluated in the steps the
+    three others decode in, which is what this figure is about.
+    """
     ours, url = start_ours(store, threads, 4, 2048)
+    numbers = iter(range(10_000))
+
+    def arriving(http: httpx.Client) -> float:
+        text = f"Question {next(numbers)}: {question.replace('Roman', 'Ottoman')}"
+        return ours_stream(http, text, 2, 0)[1] * 1000
+
     try:
-        prompt = question
-        arriving = question.replace("Roman Empire", "Ottoman Empire")
-        # Warm: three sequences hold the streams' prompt, the fourth the arriving one
-        # (each request takes the free sequence with the longest cached prefix).
-        warm = [threading.Thread(target=ours_stream, args=(url, prompt, 4, i)) for i in range(3)]
-        for thread in warm:
-            thread.start()
-        for thread in warm:
-            thread.join()
-        ours_stream(url, arriving, 2, 0)
-        idle = []
-        for _ in range(samples):
-            time.sleep(0.2)
-            idle.append(ours_stream(url, arriving, 2, 0)[1] * 1000)
-        stop_flag = threading.Event()
+        with httpx.Client(base_url=url, timeout=600) as http:
+            ours_stream(http, question, 4, 0)  # loads the model
+            arriving(http)
+            idle = []
+            for _ in range(samples):
+                time.sleep(0.2)
+                idle.append(arriving(http))
+            stop_flag = threading.Event()
 
-        def background(seed: int) -> None:
-            while not stop_flag.is_set():
-                ours_stream(url, prompt, 400, seed)
+            def background(seed: int) -> None:
+                with httpx.Client(base_url=url, timeout=600) as own:
+                    while not stop_flag.is_set():
+                        ours_stream(own, question, 400, seed)
 
-        streams = [threading.Thread(target=background, args=(i,)) for i in range(3)]
-        for thread in streams:
-            thread.start()
-        time.sleep(2.0)  # the three are decoding
-        busy = []
-        for _ in range(samples):
-            time.sleep(0.2)
-            busy.append(ours_stream(url, arriving, 2, 0)[1] * 1000)
-        stop_flag.set()
-        for thread in streams:
-            thread.join()
+            streams = [threading.Thread(target=background, args=(i,)) for i in range(3)]
+            for thread in streams:
+                thread.start()
+            time.sleep(2.0)  # the three are decoding
+            busy = []
+            for _ in range(samples):
+                time.sleep(0.2)
+                busy.append(arriving(http))
+            stop_flag.set()
+            for thread in streams:
+                thread.join()
     finally:
         stop(ours)
     ratio = statistics.median(busy) / statistics.median(idle)
@@ -305,6 +329,12 @@ def ttft_under_load(store: Path, question: str, threads: int, samples: int) -> N
         f"TTFT while 3 others stream: {statistics.median(busy):.1f} ms vs idle "
         f"{statistics.median(idle):.1f} ms (medians of {samples}); ratio {ratio:.2f} "
         f"(target <= 2: {verdict})"
+    )
+    print(
+        "  per sample, idle: "
+        + ", ".join(f"{v:.0f}" for v in idle)
+        + "; busy: "
+        + ", ".join(f"{v:.0f}" for v in busy)
     )
 
 
@@ -321,7 +351,7 @@ def memory(store: Path, question: str, threads: int, kv_per_sequence: int) -> No
     for num_parallel in (1, 4):
         ours, url = start_ours(store, threads, num_parallel, 2048)
         try:
-            ours_stream(url, question, 8, 0)
+            _one_shot(ours_stream, url, question, 8)
             time.sleep(0.5)
             size = httpx.get(f"{url}/api/ps").json()["models"][0]["size"]
             figures[num_parallel] = (_rss_bytes(ours.pid), int(size))

@@ -26,7 +26,7 @@ Measurements alternate between the two sides round by round, so that load from
 other processes hits both alike; medians are reported. Decode rate is
 (tokens - 1) / (last token - first token) as the client sees it, on both sides.
 
-Run: ``python benchmarks/bench_realserver.py [--rounds 8] [--threads 2]``
+Run: ``python benchmarks/bench_realserver.py [--rounds 8] [--threads 2] [--parts batching]``
 (needs the reference extra, ``llama-cpp-python[server]``, and the bundled model,
 which it installs into a temporary store from the download cache).
 """
@@ -359,15 +359,187 @@ def ttft_overhead(
     return overhead
 
 
+def single_stream(model_path: Path, store: Path, prompt: str, args: argparse.Namespace) -> None:
+    """Comparisons 1 to 3: one stream at a time, against llama-cpp-python."""
+    import llama_cpp
+
+    ours_port, theirs_port = free_port(), free_port()
+    ours = start(
+        [
+            sys.executable,
+            "-m",
+            "ollama_harness",
+            "serve",
+            "--host",
+            f"127.0.0.1:{ours_port}",
+            "--models",
+            str(store),
+            "--num-thread",
+            str(args.threads),
+            "--context-length",
+            "2048",
+            "--num-parallel",
+            "4",
+            "--keep-alive",
+            "-1",
+        ]
+    )
+    theirs = llama_cpp_server(model_path, args.threads, theirs_port)
+    ours_url, theirs_url = f"http://127.0.0.1:{ours_port}", f"http://127.0.0.1:{theirs_port}"
+    try:
+        wait_for(ours_url, ours)
+        wait_for(f"{theirs_url}/v1/models", theirs)
+        llm = llama_cpp.Llama(
+            str(model_path),
+            n_ctx=2048,
+            n_batch=512,
+            n_threads=args.threads,
+            n_threads_batch=args.threads,
+            verbose=False,
+        )
+        body = {"model": MODEL, "prompt": QUESTION, "options": OPTIONS}
+        table = Table([("measure", "ollama-harness", "llama-cpp-python", "ratio")])
+        body_bytes = json.dumps(body).encode()
+        lean = http.client.HTTPConnection("127.0.0.1", ours_port, timeout=600)
+        with (
+            httpx.Client(base_url=ours_url, timeout=600) as client,
+            httpx.Client(base_url=theirs_url, timeout=600) as other,
+        ):
+            # Warm both sides (model loaded, prompt cached) before measuring.
+            lean_stream(lean, body_bytes)
+            in_process(llm, prompt)
+            openai_chat(client, MODEL)
+            openai_chat(other, str(model_path))
+
+            decode_ours, decode_theirs = [], []
+            run_cpu = cpu_times()
+            for _ in range(args.rounds):
+                decode_ours.append(lean_stream(lean, body_bytes))
+                time.sleep(0.5)  # idle llama.cpp threads of one side spin a while
+                decode_theirs.append(in_process(llm, prompt))
+                time.sleep(0.5)
+            assert all(s.tokens == TOKENS for s in decode_ours), "short generation"
+            table.add(
+                "decode tok/s, /api/generate vs in-process",
+                median(s.decode_rate for s in decode_ours),
+                median(s.decode_rate for s in decode_theirs),
+                "tok/s",
+            )
+            short = {**body, "options": {**OPTIONS, "num_predict": 2}}
+            short_bytes = json.dumps(short).encode()
+            ttft_ours, ttft_httpx, ttft_theirs, round_trips = [], [], [], []
+            eval_ours, eval_theirs = [], []  # ms of each sample's prompt evaluation
+            ttft_cpu = cpu_times()
+            for sample in range(args.ttft_samples):
+                # Every measurement follows the same 0.2 s idle gap (a warm model on
+                # an idle machine). The two sides take turns at going first, so
+                # that neither always runs right after the other's generation.
+                for side in ("ours", "theirs") if sample % 2 == 0 else ("theirs", "ours"):
+                    time.sleep(0.2)
+                    if side == "ours":
+                        sample_stream = lean_stream(lean, short_bytes)
+                        ttft_ours.append(sample_stream.ttft * 1000)
+                        eval_ours.append(sample_stream.prompt_eval * 1000)
+                    else:
+                        ttft, evaluation = in_process_ttft(llm, prompt)
+                        ttft_theirs.append(ttft)
+                        eval_theirs.append(evaluation)
+                time.sleep(0.2)
+                ttft_httpx.append(native(client, short).ttft * 1000)
+                time.sleep(0.2)
+                round_trips.append(round_trip_ms(lean))
+            table.add("warm TTFT", median(ttft_ours), median(ttft_theirs), "ms")
+            table.add("warm TTFT through httpx", median(ttft_httpx), median(ttft_theirs), "ms")
+            ttft_steal = steal_percent(ttft_cpu, cpu_times())
+
+            chat_ours, chat_theirs = [], []
+            for _ in range(args.rounds):
+                chat_ours.append(openai_chat(client, MODEL))
+                time.sleep(0.5)
+                chat_theirs.append(openai_chat(other, str(model_path)))
+                time.sleep(0.5)
+            table.add(
+                "/v1/chat/completions stream tok/s vs llama_cpp.server",
+                median(s.decode_rate for s in chat_ours),
+                median(s.decode_rate for s in chat_theirs),
+                "tok/s",
+            )
+            table.add(
+                "/v1/chat/completions E2E tok/s (tokens / request time)",
+                median(s.tokens / s.total for s in chat_ours),
+                median(s.tokens / s.total for s in chat_theirs),
+                "tok/s",
+            )
+        run_steal = steal_percent(run_cpu, cpu_times())
+        lean.close()
+        llm.close()
+        theirs.terminate()
+        table.print()
+        for label, ours_side, theirs_side in (
+            ("decode", decode_ours, decode_theirs),
+            ("/v1 stream", chat_ours, chat_theirs),
+        ):
+            # Each round's two runs are back to back, so their ratio cancels the
+            # machine's drift between rounds (this VM's speed swings by +-10 %).
+            ratios = [
+                o.decode_rate / t.decode_rate for o, t in zip(ours_side, theirs_side, strict=True)
+            ]
+            print(
+                f"  per-round {label} tok/s, ours: "
+                + ", ".join(f"{s.decode_rate:.1f}" for s in ours_side)
+                + "; theirs: "
+                + ", ".join(f"{s.decode_rate:.1f}" for s in theirs_side)
+                + f"; median of the paired ratios {median(ratios):.3f}"
+            )
+        ttft_overhead(ttft_ours, eval_ours, ttft_theirs, eval_theirs)
+        print(
+            "  this machine's bare HTTP round trip after the same idle gap "
+            f"(GET /api/version): {median(round_trips):.2f} ms; "
+            f"{describe_steal(ttft_steal)} of the CPU time meanwhile"
+        )
+        print(
+            "  per-sample TTFT ms, ours: "
+            + ", ".join(f"{v:.1f}" for v in ttft_ours)
+            + "; in-process: "
+            + ", ".join(f"{v:.1f}" for v in ttft_theirs)
+        )
+        print(
+            "  through httpx instead (what a Python app using it sees), difference "
+            f"of the medians: {median(ttft_httpx) - median(ttft_theirs):+.2f} ms"
+        )
+        print(f"host: {describe_steal(run_steal)} of the CPU time over the comparisons above")
+        if run_steal is not None and run_steal > BUSY_HOST_STEAL:
+            # A stolen vCPU delays whichever thread it was running. A request to the
+            # server wakes a thread five times (event loop, slot, OpenMP worker, event
+            # loop, client), an in-process call once (the OpenMP worker).
+            print(
+                f"  the host took more than {BUSY_HOST_STEAL:.0f}% of the CPU time: these "
+                "figures describe the host as much as the server; run again when it is quiet"
+            )
+    finally:
+        for process in (ours, theirs):
+            if process.poll() is None:
+                process.terminate()
+                process.wait(timeout=20)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=8, help="alternating rounds per comparison")
     parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads on both sides")
     parser.add_argument("--ttft-samples", type=int, default=30, help="warm TTFT samples per side")
+    # Aggregate rates swing by +-15 % from run to run on a shared VM: with 2 rounds one
+    # level read 0.92x where 5 rounds of the same comparison read 1.06x.
     parser.add_argument(
-        "--batch-rounds", type=int, default=2, help="rounds of the continuous-batching comparison"
+        "--batch-rounds", type=int, default=5, help="rounds of the continuous-batching comparison"
+    )
+    parser.add_argument(
+        "--parts",
+        default="single,batching",
+        help="comma list: single (comparisons 1-3), batching (4); default %(default)s",
     )
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
 
     import llama_cpp
 
@@ -383,174 +555,18 @@ def main() -> int:
             f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{QUESTION}<|im_end|>\n"
             "<|im_start|>assistant\n"
         )
-        ours_port, theirs_port = free_port(), free_port()
-        ours = start(
-            [
-                sys.executable,
-                "-m",
-                "ollama_harness",
-                "serve",
-                "--host",
-                f"127.0.0.1:{ours_port}",
-                "--models",
-                str(Path(tmp) / "models"),
-                "--num-thread",
-                str(args.threads),
-                "--context-length",
-                "2048",
-                "--num-parallel",
-                "4",
-                "--keep-alive",
-                "-1",
-            ]
-        )
-        theirs = llama_cpp_server(model_path, args.threads, theirs_port)
-        ours_url, theirs_url = f"http://127.0.0.1:{ours_port}", f"http://127.0.0.1:{theirs_port}"
-        try:
-            wait_for(ours_url, ours)
-            wait_for(f"{theirs_url}/v1/models", theirs)
-            llm = llama_cpp.Llama(
-                str(model_path),
-                n_ctx=2048,
-                n_batch=512,
-                n_threads=args.threads,
-                n_threads_batch=args.threads,
-                verbose=False,
+        if "single" in parts:
+            single_stream(model_path, Path(tmp) / "models", prompt, args)
+        if "batching" in parts:
+            # Continuous batching against llama.cpp's own server, TTFT under load, memory.
+            batching.run_all(
+                model_path,
+                Path(tmp) / "models",
+                QUESTION,
+                prompt,
+                threads=args.threads,
+                rounds=args.batch_rounds,
             )
-            body = {"model": MODEL, "prompt": QUESTION, "options": OPTIONS}
-            table = Table([("measure", "ollama-harness", "llama-cpp-python", "ratio")])
-            body_bytes = json.dumps(body).encode()
-            lean = http.client.HTTPConnection("127.0.0.1", ours_port, timeout=600)
-            with (
-                httpx.Client(base_url=ours_url, timeout=600) as client,
-                httpx.Client(base_url=theirs_url, timeout=600) as other,
-            ):
-                # Warm both sides (model loaded, prompt cached) before measuring.
-                lean_stream(lean, body_bytes)
-                in_process(llm, prompt)
-                openai_chat(client, MODEL)
-                openai_chat(other, str(model_path))
-
-                decode_ours, decode_theirs = [], []
-                run_cpu = cpu_times()
-                for _ in range(args.rounds):
-                    decode_ours.append(lean_stream(lean, body_bytes))
-                    time.sleep(0.5)  # idle llama.cpp threads of one side spin a while
-                    decode_theirs.append(in_process(llm, prompt))
-                    time.sleep(0.5)
-                assert all(s.tokens == TOKENS for s in decode_ours), "short generation"
-                table.add(
-                    "decode tok/s, /api/generate vs in-process",
-                    median(s.decode_rate for s in decode_ours),
-                    median(s.decode_rate for s in decode_theirs),
-                    "tok/s",
-                )
-                short = {**body, "options": {**OPTIONS, "num_predict": 2}}
-                short_bytes = json.dumps(short).encode()
-                ttft_ours, ttft_httpx, ttft_theirs, round_trips = [], [], [], []
-                eval_ours, eval_theirs = [], []  # ms of each sample's prompt evaluation
-                ttft_cpu = cpu_times()
-                for sample in range(args.ttft_samples):
-                    # Every measurement follows the same 0.2 s idle gap (a warm model on
-                    # an idle machine). The two sides take turns at going first, so
-                    # that neither always runs right after the other's generation.
-                    for side in ("ours", "theirs") if sample % 2 == 0 else ("theirs", "ours"):
-                        time.sleep(0.2)
-                        if side == "ours":
-                            sample_stream = lean_stream(lean, short_bytes)
-                            ttft_ours.append(sample_stream.ttft * 1000)
-                            eval_ours.append(sample_stream.prompt_eval * 1000)
-                        else:
-                            ttft, evaluation = in_process_ttft(llm, prompt)
-                            ttft_theirs.append(ttft)
-                            eval_theirs.append(evaluation)
-                    time.sleep(0.2)
-                    ttft_httpx.append(native(client, short).ttft * 1000)
-                    time.sleep(0.2)
-                    round_trips.append(round_trip_ms(lean))
-                table.add("warm TTFT", median(ttft_ours), median(ttft_theirs), "ms")
-                table.add("warm TTFT through httpx", median(ttft_httpx), median(ttft_theirs), "ms")
-                ttft_steal = steal_percent(ttft_cpu, cpu_times())
-
-                chat_ours, chat_theirs = [], []
-                for _ in range(args.rounds):
-                    chat_ours.append(openai_chat(client, MODEL))
-                    time.sleep(0.5)
-                    chat_theirs.append(openai_chat(other, str(model_path)))
-                    time.sleep(0.5)
-                table.add(
-                    "/v1/chat/completions stream tok/s vs llama_cpp.server",
-                    median(s.decode_rate for s in chat_ours),
-                    median(s.decode_rate for s in chat_theirs),
-                    "tok/s",
-                )
-                table.add(
-                    "/v1/chat/completions E2E tok/s (tokens / request time)",
-                    median(s.tokens / s.total for s in chat_ours),
-                    median(s.tokens / s.total for s in chat_theirs),
-                    "tok/s",
-                )
-            run_steal = steal_percent(run_cpu, cpu_times())
-            lean.close()
-            llm.close()
-            theirs.terminate()
-            table.print()
-            for label, ours_side, theirs_side in (
-                ("decode", decode_ours, decode_theirs),
-                ("/v1 stream", chat_ours, chat_theirs),
-            ):
-                # Each round's two runs are back to back, so their ratio cancels the
-                # machine's drift between rounds (this VM's speed swings by +-10 %).
-                ratios = [
-                    o.decode_rate / t.decode_rate
-                    for o, t in zip(ours_side, theirs_side, strict=True)
-                ]
-                print(
-                    f"  per-round {label} tok/s, ours: "
-                    + ", ".join(f"{s.decode_rate:.1f}" for s in ours_side)
-                    + "; theirs: "
-                    + ", ".join(f"{s.decode_rate:.1f}" for s in theirs_side)
-                    + f"; median of the paired ratios {median(ratios):.3f}"
-                )
-            ttft_overhead(ttft_ours, eval_ours, ttft_theirs, eval_theirs)
-            print(
-                "  this machine's bare HTTP round trip after the same idle gap "
-                f"(GET /api/version): {median(round_trips):.2f} ms; "
-                f"{describe_steal(ttft_steal)} of the CPU time meanwhile"
-            )
-            print(
-                "  per-sample TTFT ms, ours: "
-                + ", ".join(f"{v:.1f}" for v in ttft_ours)
-                + "; in-process: "
-                + ", ".join(f"{v:.1f}" for v in ttft_theirs)
-            )
-            print(
-                "  through httpx instead (what a Python app using it sees), difference "
-                f"of the medians: {median(ttft_httpx) - median(ttft_theirs):+.2f} ms"
-            )
-            print(f"host: {describe_steal(run_steal)} of the CPU time over the comparisons above")
-            if run_steal is not None and run_steal > BUSY_HOST_STEAL:
-                # A stolen vCPU delays whichever thread it was running. A request to the
-                # server wakes a thread five times (event loop, slot, OpenMP worker, event
-                # loop, client), an in-process call once (the OpenMP worker).
-                print(
-                    f"  the host took more than {BUSY_HOST_STEAL:.0f}% of the CPU time: these "
-                    "figures describe the host as much as the server; run again when it is quiet"
-                )
-        finally:
-            for process in (ours, theirs):
-                if process.poll() is None:
-                    process.terminate()
-                    process.wait(timeout=20)
-        # Continuous batching against llama.cpp's own server, TTFT under load, memory.
-        batching.run_all(
-            model_path,
-            Path(tmp) / "models",
-            QUESTION,
-            prompt,
-            threads=args.threads,
-            rounds=args.batch_rounds,
-        )
         print(f"load average at the end {os.getloadavg()[0]:.2f}")
     return 0
 
