@@ -69,6 +69,8 @@ class Playback:
         lease: Lease,
         planned: Completion,
         plan: TimingPlan,
+        *,
+        waited: float = 0.0,
     ) -> None:
         self.exchange = exchange
         self.model = model
@@ -76,6 +78,12 @@ class Playback:
         self.planned = planned
         self.delays = plan.delays(planned.count, planned.seed)
         self.loaded = self.first_at = self.last_at = time.perf_counter()
+        # The plan's TTFT counts from the request's arrival plus the waits that come
+        # on top of it (a slow-first-byte fault, the queue, a load), as a client's
+        # clock does: the mock's own work before the first token (reading, validating,
+        # planning, sending headers) takes tenths of a ms, more on a busy event loop,
+        # that would otherwise be added to every TTFT the load tool is checked against.
+        self.anchor = exchange.started + exchange.fault.slow_first_byte + waited
         self.on_end: Callable[[], None] = lambda: None  # frees the slot
 
     async def batches(self) -> AsyncIterator[list[Piece]]:
@@ -92,7 +100,8 @@ class Playback:
         stats = self.exchange.state.stats
         delays = self.delays
         batch: list[Piece] = []
-        due = self.first_at = self.last_at = time.perf_counter()
+        self.first_at = self.last_at = time.perf_counter()
+        due = self.anchor
         for index, piece in enumerate(self.planned.pieces):
             if faulty and index in (fault.drop_after, fault.error_after):
                 if batch:
@@ -180,8 +189,10 @@ async def serve(
     plan = exchange.timing(model)
 
     async def work() -> None:
+        asked = time.perf_counter()
         lease = await state.scheduler.acquire(model, keep_alive, num_ctx(model, options))
-        playback = Playback(exchange, model, lease, planned, plan)
+        waited = time.perf_counter() - asked
+        playback = Playback(exchange, model, lease, planned, plan, waited=waited)
         playback.on_end = lambda: state.scheduler.release(lease, keep_alive)
         state.stats["started"] += 1
         headers = [(b"x-mock-timing", plan.header_value())]

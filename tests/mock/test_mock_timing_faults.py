@@ -254,3 +254,62 @@ def test_client_disconnect_stops_generation() -> None:
             json={**BODY, "stream": False, "options": {"num_predict": 2}},
         )
         assert quick.status_code == 200 and time.perf_counter() - start < 2
+
+
+def test_ttft_counts_from_arrival_not_from_the_mocks_own_work() -> None:
+    """The first token is due ttft after the request arrived (plus waits), not after
+    the mock has parsed and planned it: those tenths of a ms would otherwise show in
+    every load test's TTFT (bench_load's accuracy check found 3 ms at 32 streams)."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from ollama_harness.mockserver.faults import NO_FAULT
+    from ollama_harness.mockserver.generation import Completion
+    from ollama_harness.mockserver.serving import Playback
+    from ollama_harness.mockserver.timing import TimingPlan
+
+    planned = Completion([], [], ["a", "b"], "stop", 3, "hi", seed=1)
+    plan = TimingPlan(0.3, 0.0, 0.0, seed=0)
+
+    def first_batch_after(busy: float, waited: float) -> float:
+        # ``busy`` s of the mock's own work before playback, ``waited`` s of it a queue
+        exchange = SimpleNamespace(
+            fault=NO_FAULT,
+            state=SimpleNamespace(stats={"tokens": 0}),
+            started=time.perf_counter() - busy - waited,
+        )
+        playback = Playback(exchange, None, None, planned, plan, waited=waited)  # type: ignore[arg-type]
+
+        async def first() -> float:
+            async for _batch in playback.batches():
+                return time.perf_counter() - float(exchange.started)
+            raise AssertionError("no batch")
+
+        return asyncio.run(first())
+
+    # 0.2 s already spent before playback: the first token comes 0.1 s later, at 0.3
+    assert 0.29 <= first_batch_after(busy=0.2, waited=0.0) < 0.45
+    # a queue wait comes on top of the TTFT: 0.2 s waited + 0.3 s TTFT
+    assert first_batch_after(busy=0.0, waited=0.2) >= 0.49
+
+
+def test_slow_first_byte_and_queue_add_to_ttft() -> None:
+    timing = {"X-Mock-Timing": "ttft=100ms, itl=0"}
+    with MockServer(num_parallel=1) as mock, httpx.Client(base_url=mock.url, timeout=30) as http:
+        http.post("/api/generate", json={"model": M})  # loaded: no load time below
+        slow = {**timing, "X-Mock-Fault": "slow-first-byte=200ms"}
+        assert _stamped_lines(http, slow)[0] >= 0.29
+
+        def hold_the_slot() -> None:
+            with httpx.Client(base_url=mock.url, timeout=30) as other:
+                _stamped_lines(other, {"X-Mock-Timing": "ttft=300ms, itl=0"})
+
+        holder = threading.Thread(target=hold_the_slot)
+        started = mock.state.stats["started"]
+        holder.start()
+        wait_for(lambda: mock.state.stats["started"] > started)
+        queued = _stamped_lines(http, timing)[0]
+        holder.join()
+        # the slot frees ~0.3 s after the holder started; then this request's own
+        # 0.1 s TTFT (counted from arrival alone, it would have come at ~0.3 s)
+        assert queued >= 0.36
