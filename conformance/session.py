@@ -46,7 +46,15 @@ def _skip_reason(report: pytest.TestReport) -> str:
     return str(longrepr or "")
 
 
+# Set by a SIGINT or SIGTERM during a run. The KeyboardInterrupt raised for it can
+# land inside a check whose library swallows it (Hypothesis and Schemathesis may
+# report it as a failure of the example, or end their run quietly): the session
+# then still sees the flag after that check and stops the run as interrupted.
+_signalled = threading.Event()
+
+
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    _signalled.set()
     raise KeyboardInterrupt(f"signal {signum}")
 
 
@@ -65,14 +73,16 @@ class ConformanceSession:
         self.down_since: str | None = None
         self.interrupted = False
         self.report_dir = Path(str(config.getoption("ollama_report")))
-        self._previous_sigterm: Any = None
+        self._previous_handlers: dict[int, Any] = {}
         self._session: pytest.Session | None = None
 
     # -- start: discovery, printed first --
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self._session = session
+        _signalled.clear()
         if threading.current_thread() is threading.main_thread():
-            self._previous_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous_handlers[signum] = signal.signal(signum, _raise_interrupt)
         self.target = discover(self.options)
         self.config.stash[TARGET_KEY] = self.target
         writer = self.config.pluginmanager.get_plugin("terminalreporter")
@@ -100,6 +110,9 @@ class ConformanceSession:
     def record(self, nodeid: str, result: CheckResult) -> None:
         """Called by the bridge with the result of the check it ran."""
         result.nodeid = nodeid
+        if _signalled.is_set():
+            # The signal came during this check: whatever it reports is not its verdict.
+            result.outcome, result.reason = "not_run", "not run: the run was interrupted"
         self.results[nodeid] = result
         if result.unreachable and self.down_since is None and not server_answers(self.options.url):
             self.down_since = result.check_id
@@ -124,6 +137,10 @@ class ConformanceSession:
                     _skip_reason(report) if skipped else (text[-1] if text else "setup error"),
                     nodeid=report.nodeid,
                 )
+        if report.when == "call" and _signalled.is_set() and not self.interrupted:
+            self.interrupted = True
+            if self._session is not None:
+                self._session.shouldstop = "interrupted by a signal"
         if report.when == "call" and self.down_since is not None:
             session = self._session
             if session is not None and not session.shouldstop:
@@ -170,8 +187,9 @@ class ConformanceSession:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if self._previous_sigterm is not None:
-            signal.signal(signal.SIGTERM, self._previous_sigterm)
+        for signum, previous in self._previous_handlers.items():
+            signal.signal(signum, previous)
+        self._previous_handlers.clear()
         if self.target is not None:
             self.target.client.close()
         if not self.items and not self.results:

@@ -195,6 +195,65 @@ class _DropsSecondRequest:
             conn.recv(65536)  # the second request: dropped without an answer
 
 
+def test_a_signal_a_check_swallowed_still_interrupts_the_run() -> None:
+    """Hypothesis and Schemathesis may catch the KeyboardInterrupt a signal raises
+    inside a check (a full run once ended with exit 0, another with the fuzz check
+    failed): the session sees the signal after that check, stops, and reports the
+    check as not run."""
+    from types import SimpleNamespace
+
+    from ollama_harness.conformance import session as session_module
+    from ollama_harness.conformance.results import CheckResult
+
+    fake_session = SimpleNamespace(shouldstop=False)
+    conformance = session_module.ConformanceSession.__new__(session_module.ConformanceSession)
+    conformance.results, conformance.items, conformance.interrupted = {}, [], False
+    conformance.down_since = None
+    conformance.options = SimpleNamespace(url="http://x")  # type: ignore[assignment]
+    conformance._session = fake_session  # type: ignore[assignment]
+    swallowed = CheckResult("fuzz.schemathesis", "fuzz", "op", "title", "failed", "interrupted")
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            session_module._raise_interrupt(signal.SIGINT, None)  # caught by "the library"
+        conformance.record("test_fuzz.py::check", swallowed)
+        report = SimpleNamespace(when="call", outcome="failed", nodeid="test_fuzz.py::check")
+        conformance.pytest_runtest_logreport(report)  # type: ignore[arg-type]
+    finally:
+        session_module._signalled.clear()
+    assert conformance.results["test_fuzz.py::check"].outcome == "not_run"
+    assert conformance.interrupted
+    assert fake_session.shouldstop
+
+
+@pytest.mark.slow
+def test_a_signal_during_the_fuzz_check_ends_the_run_as_interrupted(
+    tmp_path: Path, ollama_mock: MockServer
+) -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        _check_command(ollama_mock.url, tmp_path, "-k", "fuzz"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None
+    try:
+        for line in proc.stdout:
+            if line.startswith("discovery:"):
+                break
+        time.sleep(1.5)  # inside Schemathesis' run (it takes several seconds)
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == EXIT_INTERRUPTED, output
+    run = _reports_are_valid(tmp_path)
+    assert run.interrupted
+    assert [r.outcome for r in run.results] == ["not_run"], [r.reason for r in run.results]
+
+
 def test_a_request_on_a_connection_the_server_dropped_is_sent_again() -> None:
     server = _DropsSecondRequest()
     client = ServerClient(server.url, timeout=5)
