@@ -28,7 +28,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.machine import cpu_times, describe_steal, free_port, steal_percent
+from benchmarks.machine import cpu_times, describe_steal, free_port, steal_percent, two_series
 
 TOKENS = 200
 LEVELS = (1, 2, 4, 8)
@@ -273,10 +273,11 @@ def throughput(
                 f"paired ratio {paired:.3f} (target >= 0.95: {', '.join(verdicts)})"
             )
             print(
-                "    per round, ours: "
-                + ", ".join(f"{v:.1f}" for v in ours_rates[level])
-                + "; theirs: "
-                + ", ".join(f"{v:.1f}" for v in theirs_rates[level])
+                two_series(
+                    "    per round",
+                    ("ours", ours_rates[level]),
+                    ("theirs", theirs_rates[level]),
+                )
             )
 
 
@@ -330,12 +331,7 @@ def ttft_under_load(store: Path, question: str, threads: int, samples: int) -> N
         f"{statistics.median(idle):.1f} ms (medians of {samples}); ratio {ratio:.2f} "
         f"(target <= 2: {verdict})"
     )
-    print(
-        "  per sample, idle: "
-        + ", ".join(f"{v:.0f}" for v in idle)
-        + "; busy: "
-        + ", ".join(f"{v:.0f}" for v in busy)
-    )
+    print(two_series("  per sample, ms", ("idle", idle), ("busy", busy), digits=0))
 
 
 def _rss_bytes(pid: int) -> int:

@@ -60,6 +60,7 @@ from benchmarks.machine import (  # noqa: E402
     describe_steal,
     free_port,
     steal_percent,
+    two_series,
 )
 from ollama_harness.realserver.bundled import install  # noqa: E402
 from ollama_harness.realserver.engine import use_extra_buffers  # noqa: E402
@@ -485,10 +486,11 @@ def single_stream(model_path: Path, store: Path, prompt: str, args: argparse.Nam
                 o.decode_rate / t.decode_rate for o, t in zip(ours_side, theirs_side, strict=True)
             ]
             print(
-                f"  per-round {label} tok/s, ours: "
-                + ", ".join(f"{s.decode_rate:.1f}" for s in ours_side)
-                + "; theirs: "
-                + ", ".join(f"{s.decode_rate:.1f}" for s in theirs_side)
+                two_series(
+                    f"  per-round {label} tok/s",
+                    ("ours", [s.decode_rate for s in ours_side]),
+                    ("theirs", [s.decode_rate for s in theirs_side]),
+                )
                 + f"; median of the paired ratios {median(ratios):.3f}"
             )
         ttft_overhead(ttft_ours, eval_ours, ttft_theirs, eval_theirs)
@@ -497,12 +499,7 @@ def single_stream(model_path: Path, store: Path, prompt: str, args: argparse.Nam
             f"(GET /api/version): {median(round_trips):.2f} ms; "
             f"{describe_steal(ttft_steal)} of the CPU time meanwhile"
         )
-        print(
-            "  per-sample TTFT ms, ours: "
-            + ", ".join(f"{v:.1f}" for v in ttft_ours)
-            + "; in-process: "
-            + ", ".join(f"{v:.1f}" for v in ttft_theirs)
-        )
+        print(two_series("  per-sample TTFT ms", ("ours", ttft_ours), ("in-process", ttft_theirs)))
         print(
             "  through httpx instead (what a Python app using it sees), difference "
             f"of the medians: {median(ttft_httpx) - median(ttft_theirs):+.2f} ms"

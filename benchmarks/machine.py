@@ -61,3 +61,16 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], seconds: float = 
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"nothing listens on port {port} after {seconds:.0f}s")
+
+
+def two_series(
+    title: str, first: tuple[str, list[float]], second: tuple[str, list[float]], digits: int = 1
+) -> str:
+    """One line with every sample of both sides, so a reader can see the host's swings."""
+    (a_name, a), (b_name, b) = first, second
+    return (
+        f"{title}, {a_name}: "
+        + ", ".join(f"{v:.{digits}f}" for v in a)
+        + f"; {b_name}: "
+        + ", ".join(f"{v:.{digits}f}" for v in b)
+    )
