@@ -76,7 +76,9 @@ class RealServerSettings(BaseSettings):
         ge=0,
         le=19,
         description="niceness added to the threads that run llama.cpp, so that the event "
-        "loop wins a CPU sooner when a token is ready (0: same priority; Linux only)",
+        "loop wins a CPU sooner when a token is ready (0: same priority; Linux only); "
+        "other busy processes on the host then win it first too: use 0 when the server "
+        "shares its CPUs with other work, a load generator included",
     )
 
     @field_validator("keep_alive")
