@@ -332,18 +332,24 @@ def test_web_ui_mode(stub_url: str, tmp_path: Path) -> None:
         while not (tmp_path / "summary.json").is_file():
             assert time.monotonic() < deadline + 60, "the run wrote no summary"
             time.sleep(0.3)
+        status = Path(f"/proc/{process.pid}/status")
+        masks = [ln for ln in status.read_text().splitlines() if ln.startswith("Sig")]
         process.send_signal(signal.SIGINT)
         signalled = time.monotonic()
         # The CLI gives Locust drain_timeout + 30 s to quit before it kills it: wait
         # past that, so a Locust that hangs on quitting shows as such, with its log.
-        output, _ = process.communicate(timeout=120)
+        try:
+            output, _ = process.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
         quit_s = time.monotonic() - signalled
     finally:
         if process.poll() is None:
             process.kill()
     log = tmp_path / "locust.log"
     tail = log.read_text(errors="replace")[-3000:] if log.is_file() else "(no locust.log)"
-    assert quit_s < 30, f"Ctrl-C took {quit_s:.0f} s to end the session\n{output}\n{tail}"
+    assert quit_s < 30, f"Ctrl-C took {quit_s:.0f} s to end the session {masks}\n{output}\n{tail}"
     assert process.returncode == 0, output
     assert "report:" in output
     summary = json.loads((tmp_path / "summary.json").read_text())
