@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import signal
 import sys
 from collections.abc import Sequence
 
@@ -35,11 +34,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # A signal mask is inherited across exec: a parent that had SIGINT or SIGTERM
-    # blocked in the thread that started us would leave Ctrl-C pending forever,
-    # and `load --web` and `check` are stopped with it.
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

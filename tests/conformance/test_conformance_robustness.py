@@ -28,6 +28,7 @@ from ollama_harness.conformance.runner import run_suite
 from ollama_harness.conformance.session import EXIT_INTERRUPTED, EXIT_SERVER_DOWN
 from ollama_harness.conformance.target import TargetOptions
 from ollama_harness.mockserver.testing import MockServer
+from tests.support import with_default_sigint
 
 from .quirky_servers import QuirkProxy
 
@@ -123,7 +124,7 @@ def test_an_interrupted_run_writes_a_valid_partial_report(
 ) -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        _check_command(quirk_mock.url, tmp_path),
+        with_default_sigint(_check_command(quirk_mock.url, tmp_path)),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -231,7 +232,7 @@ def test_a_signal_during_the_fuzz_check_ends_the_run_as_interrupted(
 ) -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        _check_command(ollama_mock.url, tmp_path, "-k", "fuzz"),
+        with_default_sigint(_check_command(ollama_mock.url, tmp_path, "-k", "fuzz")),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

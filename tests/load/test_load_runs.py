@@ -15,7 +15,7 @@ import pytest
 from ollama_harness.cli import main
 from ollama_harness.load import LoadRunError, RunOptions, run_profile, run_sweep
 from ollama_harness.load.runner import LOCUSTFILE
-from tests.support import free_port
+from tests.support import free_port, with_default_sigint
 
 
 def rows(out: Path) -> list[dict[str, str]]:
@@ -294,24 +294,26 @@ def test_web_ui_mode(stub_url: str, tmp_path: Path) -> None:
 
     port = free_port()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ollama_harness",
-            "load",
-            stub_url,
-            "--web",
-            "--web-port",
-            str(port),
-            "--duration",
-            "1s",
-            "--users",
-            "2",
-            "--max-tokens",
-            "6",
-            "--out",
-            str(tmp_path),
-        ],
+        with_default_sigint(
+            [
+                sys.executable,
+                "-m",
+                "ollama_harness",
+                "load",
+                stub_url,
+                "--web",
+                "--web-port",
+                str(port),
+                "--duration",
+                "1s",
+                "--users",
+                "2",
+                "--max-tokens",
+                "6",
+                "--out",
+                str(tmp_path),
+            ]
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -131,3 +132,20 @@ def serve(app: Any, lifespan: Literal["auto", "on", "off"] = "off") -> Iterator[
     """Serve an ASGI app for the block; yields its base URL."""
     with ThreadServer(app, lifespan=lifespan) as server:
         yield server.url
+
+
+def with_default_sigint(command: list[str]) -> list[str]:
+    """``command`` run with SIGINT at its default, for a child a test stops with it.
+
+    A shell without job control starts background commands with SIGINT ignored,
+    and children inherit that: a suite started with ``pytest &`` would see its
+    children ignore the SIGINT a test sends as Ctrl-C (Python installs its
+    KeyboardInterrupt handler only where SIGINT is at its default). A small Python
+    restores the default and execs the command (``preexec_fn`` is unsafe in a
+    process with threads, and these tests run servers in threads).
+    """
+    restore = (
+        "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+        "os.execvp(sys.argv[1], sys.argv[1:])"
+    )
+    return [sys.executable, "-c", restore, *command]
