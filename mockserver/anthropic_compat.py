@@ -48,23 +48,16 @@ async def create_message(exchange: Exchange) -> None:
         for i, c in enumerate(planned.tool_calls())
     ]
 
-    async def events(playback: Playback) -> AsyncIterator[bytes]:
+    def events(playback: Playback) -> AsyncIterator[bytes]:
         stream = anthropic.StreamEvents(ident, name)
-        started = False
-        async for batch in playback.batches():
-            out = [] if started else [stream.start(planned.prompt_tokens)]
-            started = True
-            for piece in batch:
-                if piece.kind == "thinking":
-                    out.append(stream.thinking(piece.text))
-                elif piece.kind == "tool_calls":
-                    out.extend(stream.tool_call(*call) for call in calls)
-                else:
-                    out.append(stream.text(piece.text))
-            yield b"".join(out)
-        metrics = playback.metrics()
-        head = b"" if started else stream.start(planned.prompt_tokens)
-        yield head + stream.end(planned.done_reason, metrics.prompt_eval_count, metrics.eval_count)
+        return compat_chat.stream_events(
+            playback,
+            stream,
+            calls,
+            start=lambda: stream.start(planned.prompt_tokens),
+            text=stream.text,
+            end=lambda m: stream.end(planned.done_reason, m.prompt_eval_count, m.eval_count),
+        )
 
     def whole(metrics: Metrics) -> bytes:
         blocks: list[dict[str, Any]] = [anthropic.tool_use(*call) for call in calls]

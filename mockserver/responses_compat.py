@@ -48,22 +48,15 @@ async def create_response(exchange: Exchange) -> None:
     ]
     stream = responses.StreamEvents(body, ident, name, created)
 
-    async def events(playback: Playback) -> AsyncIterator[bytes]:
-        started = False
-        async for batch in playback.batches():
-            out = [] if started else [stream.start()]
-            started = True
-            for piece in batch:
-                if piece.kind == "thinking":
-                    out.append(stream.thinking(piece.text))
-                elif piece.kind == "tool_calls":
-                    out.extend(stream.tool_call(*call) for call in calls)
-                else:
-                    out.append(stream.text_delta(piece.text))
-            yield b"".join(out)
-        metrics = playback.metrics()
-        head = b"" if started else stream.start()
-        yield head + stream.end(metrics.prompt_eval_count, metrics.eval_count)
+    def events(playback: Playback) -> AsyncIterator[bytes]:
+        return compat_chat.stream_events(
+            playback,
+            stream,
+            calls,
+            start=stream.start,
+            text=stream.text_delta,
+            end=lambda m: stream.end(m.prompt_eval_count, m.eval_count),
+        )
 
     def whole(metrics: Metrics) -> bytes:
         output = responses.whole_output(ident, planned.text("thinking"), planned.text(), calls)
